@@ -1,0 +1,89 @@
+//! Connectors and sources: where data comes from.
+//!
+//! A [`Connector`] is the registered factory for one `type` (`files`, `facebook_pages`). From a
+//! source's [`ConfigTable`] it builds a [`Source`] — offline, without a network call, so that
+//! `chorus validate` can build every source. A source lists its [`Stream`]s and can
+//! [`check`](Source::check) its credentials with one cheap call.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::config::{ConfigError, ConfigTable};
+use crate::error::Result;
+use crate::stream::{Stream, StreamSpec};
+
+/// One setting a component accepts, for `chorus connectors`, `init` and the docs.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ConfigKeyDoc {
+    /// The key as written in the pipeline file.
+    pub name: &'static str,
+    /// Its type in words (`string`, `list of strings`, `table`).
+    pub type_name: &'static str,
+    /// Whether the key must be given.
+    pub required: bool,
+    /// Whether the value is a credential, which must come from `${VAR}`.
+    pub secret: bool,
+    /// What it is for, one sentence.
+    pub doc: &'static str,
+}
+
+/// What a component tells about itself.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ConnectorDoc {
+    /// The `type` name.
+    pub name: &'static str,
+    /// One sentence on what it reads or does.
+    pub summary: &'static str,
+    /// Its settings.
+    pub keys: Vec<ConfigKeyDoc>,
+    /// A commented pipeline snippet for `chorus init`; `{id}` stands for the component id.
+    pub template: &'static str,
+}
+
+impl ConnectorDoc {
+    /// The names of the settings declared as secrets.
+    pub fn secret_keys(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.keys.iter().filter(|k| k.secret).map(|k| k.name)
+    }
+}
+
+/// What a component is told when it is built.
+#[derive(Debug, Clone)]
+pub struct BuildContext {
+    /// The id of the component in the pipeline (`brand` in `[sources.brand]`).
+    pub id: String,
+}
+
+/// The outcome of a credentials check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckReport {
+    /// What was checked and found to work, one line.
+    pub detail: String,
+}
+
+/// The factory for one source `type`.
+pub trait Connector: Send + Sync + 'static {
+    /// Describes the connector: its settings and template.
+    fn doc(&self) -> ConnectorDoc;
+
+    /// The streams every source of this type has, for `chorus schema` (empty when the
+    /// streams depend on the settings, as with `files`).
+    fn fixed_streams(&self) -> Vec<StreamSpec> {
+        Vec::new()
+    }
+
+    /// Builds a source from its settings, offline.
+    fn build(&self, config: &ConfigTable, cx: &BuildContext)
+    -> Result<Box<dyn Source>, ConfigError>;
+}
+
+/// A configured source.
+#[async_trait]
+pub trait Source: Send + Sync {
+    /// The streams this source offers.
+    fn streams(&self) -> Vec<Arc<dyn Stream>>;
+
+    /// One cheap authenticated call (or, for files, a read of what exists).
+    async fn check(&self) -> Result<CheckReport>;
+}

@@ -1,0 +1,206 @@
+//! The error type every chorus library returns at run time.
+//!
+//! An [`Error`] carries a [`ErrorKind`], from which follow its [`ErrorDomain`] (whose fault it
+//! is) and whether retrying later can help. The CLI maps the kind to an exit code in one place.
+//! Messages are lowercase, without a trailing period, and compose with [`Error::context`]:
+//! `failed to read stream "crm.contacts": file data/a.csv line 3: ...`.
+
+use std::fmt;
+
+/// The result type of chorus libraries.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Whose fault an error is: the user's configuration, the outside world, or chorus itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorDomain {
+    /// The pipeline file, a credential or a command-line argument is wrong.
+    User,
+    /// A platform, the network or the storage failed or sent something unexpected.
+    External,
+    /// A bug in chorus.
+    Internal,
+}
+
+/// What went wrong, coarse enough to decide on an exit code and a retry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The pipeline file or a component's settings are invalid.
+    Config,
+    /// Credentials were refused or lack a permission; retrying will not help.
+    Auth,
+    /// Rate limits, timeouts, 5xx or network errors that outlasted the retries.
+    Transient,
+    /// The data broke a stream's contract: a changed type, a vanished required field.
+    Contract,
+    /// The platform answered with something chorus cannot use (not retryable).
+    External,
+    /// Reading or writing local or object storage failed.
+    Io,
+    /// The run was cancelled.
+    Cancelled,
+    /// A bug in chorus.
+    Internal,
+}
+
+impl ErrorKind {
+    /// Whose fault an error of this kind is.
+    pub fn domain(self) -> ErrorDomain {
+        match self {
+            ErrorKind::Config | ErrorKind::Auth => ErrorDomain::User,
+            ErrorKind::Transient
+            | ErrorKind::Contract
+            | ErrorKind::External
+            | ErrorKind::Io
+            | ErrorKind::Cancelled => ErrorDomain::External,
+            ErrorKind::Internal => ErrorDomain::Internal,
+        }
+    }
+
+    /// Whether running again later can be expected to succeed.
+    pub fn is_retryable(self) -> bool {
+        matches!(self, ErrorKind::Transient)
+    }
+}
+
+/// A run-time error with its kind and a message chain.
+#[derive(Debug)]
+pub struct Error {
+    kind: ErrorKind,
+    message: String,
+}
+
+impl Error {
+    /// An error of `kind` with `message` (lowercase, no trailing period).
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    /// An invalid pipeline or component setting.
+    pub fn config(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Config, message)
+    }
+
+    /// A failure of local or object storage.
+    pub fn io(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Io, message)
+    }
+
+    /// Data that broke a stream's contract.
+    pub fn contract(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Contract, message)
+    }
+
+    /// A bug in chorus; the message says so.
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(
+            ErrorKind::Internal,
+            format!(
+                "{} (this is a bug in chorus, please report it)",
+                message.into()
+            ),
+        )
+    }
+
+    /// The kind of this error.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The message chain, without the kind.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// Prefixes the message with what was being done: `"{context}: {message}"`.
+    #[must_use]
+    pub fn context(mut self, context: impl fmt::Display) -> Self {
+        self.message = format!("{context}: {}", self.message);
+        self
+    }
+
+    /// Returns the same error with every secret value in its message replaced by `***`.
+    #[must_use]
+    pub fn redacted(mut self, secrets: &[String]) -> Self {
+        self.message = crate::secret::redact(&self.message, secrets);
+        self
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<arrow::error::ArrowError> for Error {
+    fn from(err: arrow::error::ArrowError) -> Self {
+        match err {
+            arrow::error::ArrowError::IoError(msg, _) => Error::io(msg),
+            other => Error::new(ErrorKind::Contract, other.to_string()),
+        }
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(err: std::io::Error) -> Self {
+        Error::io(err.to_string())
+    }
+}
+
+/// Extension to add context to any fallible result that converts into [`Error`].
+pub trait ResultExt<T> {
+    /// Converts the error into [`Error`] and prefixes it with `context`.
+    fn context(self, context: impl fmt::Display) -> Result<T>;
+    /// Like [`ResultExt::context`], with the context computed only on failure.
+    fn with_context<C: fmt::Display>(self, context: impl FnOnce() -> C) -> Result<T>;
+}
+
+impl<T, E: Into<Error>> ResultExt<T> for std::result::Result<T, E> {
+    fn context(self, context: impl fmt::Display) -> Result<T> {
+        self.map_err(|e| e.into().context(context))
+    }
+
+    fn with_context<C: fmt::Display>(self, context: impl FnOnce() -> C) -> Result<T> {
+        self.map_err(|e| e.into().context(context()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn context_composes_outermost_first() {
+        let err = Error::io("disk full")
+            .context("failed to write part-1.parquet")
+            .context("sink \"lake\"");
+        assert_eq!(
+            err.to_string(),
+            "sink \"lake\": failed to write part-1.parquet: disk full"
+        );
+        assert_eq!(err.kind(), ErrorKind::Io);
+    }
+
+    #[test]
+    fn internal_errors_say_they_are_a_bug() {
+        assert!(
+            Error::internal("state out of order")
+                .to_string()
+                .contains("bug in chorus")
+        );
+    }
+
+    #[test]
+    fn only_transient_errors_are_retryable() {
+        assert!(ErrorKind::Transient.is_retryable());
+        assert!(!ErrorKind::Auth.is_retryable());
+        assert_eq!(ErrorKind::Auth.domain(), ErrorDomain::User);
+        assert_eq!(ErrorKind::Internal.domain(), ErrorDomain::Internal);
+    }
+}

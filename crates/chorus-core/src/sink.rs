@@ -1,0 +1,81 @@
+//! Sinks: where tables are written.
+//!
+//! A [`Sink`] writes each input table to a staging area ([`Sink::write`]) and publishes what it
+//! staged in one idempotent step ([`Sink::publish`]). The runner owns the commit protocol
+//! around those two calls: it records the staged tables and the new state in one atomic commit
+//! record before publishing, so a crash at any instant can be finished or rolled back.
+
+use arrow::datatypes::{Schema, SchemaRef};
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::config::{ConfigError, ConfigTable};
+use crate::connector::{BuildContext, ConnectorDoc};
+use crate::error::Result;
+use crate::stream::BatchStream;
+
+/// One table a sink receives.
+#[derive(Debug, Clone)]
+pub struct TableSpec {
+    /// The input id (`brand.posts` or a transform id).
+    pub input: String,
+    /// The table's schema, metadata columns included.
+    pub schema: SchemaRef,
+    /// The primary key, for `merge`.
+    pub primary_key: Vec<String>,
+    /// The cursor column, for `merge` (latest wins).
+    pub cursor_field: Option<String>,
+}
+
+/// What a sink staged for one table, as recorded in the commit record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StagedTable {
+    /// The input id.
+    pub input: String,
+    /// The table (folder) name.
+    pub table: String,
+    /// Rows staged.
+    pub rows: u64,
+    /// Files staged.
+    pub files: u64,
+    /// Bytes staged.
+    pub bytes: u64,
+    /// Sink-specific detail of what publishing does (files to move, files to remove).
+    pub actions: serde_json::Value,
+}
+
+/// The factory for one sink `type`.
+pub trait SinkFactory: Send + Sync + 'static {
+    /// Describes the sink type: its settings and template.
+    fn doc(&self) -> ConnectorDoc;
+
+    /// Builds the sink from its settings, offline.
+    fn build(&self, config: &ConfigTable, cx: &BuildContext) -> Result<Box<dyn Sink>, ConfigError>;
+}
+
+/// A configured sink.
+#[async_trait]
+pub trait Sink: Send + Sync {
+    /// Where the sink writes, for plans and messages (never holds a secret).
+    fn location(&self) -> String;
+
+    /// The table (folder) name for an input, after any renaming in the settings.
+    fn table_name(&self, input: &str) -> String;
+
+    /// Checks, offline, that an input fits the sink's settings (its partition column exists
+    /// and is a date or timestamp, `merge` has a primary key).
+    fn check_input(&self, input: &str, schema: &Schema, primary_key: &[String]) -> Result<(), ConfigError>;
+
+    /// Checks that the destination can be written, without leaving anything behind.
+    async fn check_writable(&self) -> Result<()>;
+
+    /// Writes a table's batches to staging for run `run_id`; nothing is visible to readers.
+    async fn write(&self, table: &TableSpec, run_id: &str, data: BatchStream) -> Result<StagedTable>;
+
+    /// Makes staged tables visible. Must be idempotent: after a crash the runner calls it
+    /// again with the same tables, some of which may already be published.
+    async fn publish(&self, run_id: &str, staged: &[StagedTable]) -> Result<()>;
+
+    /// Removes staging left behind by runs that never committed.
+    async fn clean_staging(&self) -> Result<()>;
+}

@@ -1,0 +1,190 @@
+//! `merge`: upsert a run's rows into a table on its primary key.
+//!
+//! The run's own rows are deduplicated first (for each key the row with the greatest cursor
+//! wins; on a tie, the later row). Then every published file of the table that holds one of
+//! the run's keys is rewritten without those rows, and the original is marked for removal.
+//! Memory grows with the number of keys in the run, never with the size of the table.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow::array::BooleanArray;
+use arrow::compute::filter_record_batch;
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
+use arrow::row::{RowConverter, Rows, SortField};
+use chorus_core::Result;
+use futures::{StreamExt, TryStreamExt};
+use object_store::ObjectStore;
+use object_store::path::Path;
+use parquet::file::properties::WriterProperties;
+
+use crate::reader::read_file;
+use crate::writer::{StagedFile, TableWriter};
+
+/// What a merge stages and removes.
+#[derive(Debug, Default)]
+pub struct MergePlan {
+    /// Files to publish (the run's deduplicated rows and rewritten files).
+    pub add: Vec<StagedFile>,
+    /// Published files to remove (and files staged by this run that were replaced).
+    pub remove: Vec<String>,
+    /// Staged files that were replaced before publishing (to delete from staging).
+    pub discard: Vec<String>,
+}
+
+/// How a merge reads keys and cursors out of batches.
+pub struct KeyColumns {
+    /// Indexes of the primary-key columns.
+    pub key: Vec<usize>,
+    /// Index of the cursor column, if any.
+    pub cursor: Option<usize>,
+}
+
+struct Converters {
+    key: RowConverter,
+    cursor: Option<RowConverter>,
+}
+
+impl Converters {
+    fn new(schema: &SchemaRef, cols: &KeyColumns) -> Result<Self> {
+        let fields = |idx: &[usize]| {
+            idx.iter()
+                .map(|i| SortField::new(schema.field(*i).data_type().clone()))
+                .collect::<Vec<_>>()
+        };
+        let key = RowConverter::new(fields(&cols.key))?;
+        let cursor = match cols.cursor {
+            Some(c) => Some(RowConverter::new(fields(&[c]))?),
+            None => None,
+        };
+        Ok(Self { key, cursor })
+    }
+
+    fn keys(&self, batch: &RecordBatch, cols: &KeyColumns) -> Result<Rows> {
+        let arrays: Vec<_> = cols.key.iter().map(|i| Arc::clone(batch.column(*i))).collect();
+        Ok(self.key.convert_columns(&arrays)?)
+    }
+
+    fn cursors(&self, batch: &RecordBatch, cols: &KeyColumns) -> Result<Option<Rows>> {
+        match (&self.cursor, cols.cursor) {
+            (Some(conv), Some(c)) => Ok(Some(conv.convert_columns(&[Arc::clone(batch.column(c))])?)),
+            _ => Ok(None),
+        }
+    }
+}
+
+/// Plans a merge of the run's staged files into the published files of a table.
+#[allow(clippy::too_many_arguments)]
+pub async fn plan(
+    store: &Arc<dyn ObjectStore>,
+    run_id: &str,
+    table: &str,
+    schema: &SchemaRef,
+    cols: &KeyColumns,
+    partition_col: Option<usize>,
+    props: &WriterProperties,
+    target_bytes: usize,
+    staged: Vec<StagedFile>,
+) -> Result<MergePlan> {
+    let conv = Converters::new(schema, cols)?;
+
+    // Pass 1: the winning (file, row) for every key of the run.
+    let mut winners: HashMap<Box<[u8]>, (Option<Box<[u8]>>, usize, usize)> = HashMap::new();
+    let mut total = 0usize;
+    for (fi, file) in staged.iter().enumerate() {
+        let mut stream = Box::pin(read_file(store, &file.from).await?);
+        let mut offset = 0usize;
+        while let Some(batch) = stream.next().await {
+            let batch = batch?;
+            let keys = conv.keys(&batch, cols)?;
+            let cursors = conv.cursors(&batch, cols)?;
+            for row in 0..batch.num_rows() {
+                let cursor = cursors.as_ref().map(|c| Box::<[u8]>::from(c.row(row).as_ref()));
+                let candidate = (cursor, fi, offset + row);
+                winners
+                    .entry(Box::from(keys.row(row).as_ref()))
+                    .and_modify(|w| {
+                        if candidate.0 >= w.0 {
+                            *w = candidate.clone();
+                        }
+                    })
+                    .or_insert(candidate);
+            }
+            offset += batch.num_rows();
+            total += batch.num_rows();
+        }
+    }
+
+    let mut plan = MergePlan::default();
+    let mut rewrite = TableWriter::new(
+        Arc::clone(store),
+        &format!("{run_id}-m"),
+        table,
+        Arc::clone(schema),
+        partition_col,
+        props.clone(),
+        target_bytes,
+    );
+
+    // Pass 2: drop the run's own losers, if there were duplicate keys.
+    if winners.len() < total {
+        for (fi, file) in staged.iter().enumerate() {
+            let mut stream = Box::pin(read_file(store, &file.from).await?);
+            let mut offset = 0usize;
+            while let Some(batch) = stream.next().await {
+                let batch = batch?;
+                let keys = conv.keys(&batch, cols)?;
+                let keep: BooleanArray = (0..batch.num_rows())
+                    .map(|row| {
+                        let w = winners.get(keys.row(row).as_ref());
+                        Some(w.is_some_and(|w| w.1 == fi && w.2 == offset + row))
+                    })
+                    .collect();
+                offset += batch.num_rows();
+                rewrite.write(&filter_record_batch(&batch, &keep)?).await?;
+            }
+            plan.discard.push(file.from.clone());
+        }
+    } else {
+        plan.add.extend(staged);
+    }
+
+    // Pass 3: rewrite published files that hold any of the run's keys.
+    let prefix = Path::from(table);
+    let existing: Vec<_> = store
+        .list(Some(&prefix))
+        .try_collect()
+        .await
+        .map_err(|e| crate::store::io_error(format!("failed to list {table}"), e))?;
+    for meta in existing {
+        let path = meta.location.to_string();
+        if !path.ends_with(".parquet") {
+            continue;
+        }
+        let mut dropped = false;
+        let mut stream = Box::pin(read_file(store, &path).await?);
+        while let Some(batch) = stream.next().await {
+            let keys = conv.keys(&batch?, cols)?;
+            if keys.iter().any(|k| winners.contains_key(k.as_ref())) {
+                dropped = true;
+                break;
+            }
+        }
+        if dropped {
+            // Read again to write the survivors, so no file is ever held in memory.
+            let mut stream = Box::pin(read_file(store, &path).await?);
+            while let Some(batch) = stream.next().await {
+                let batch = batch?;
+                let keys = conv.keys(&batch, cols)?;
+                let keep: BooleanArray = (0..batch.num_rows())
+                    .map(|row| Some(!winners.contains_key(keys.row(row).as_ref())))
+                    .collect();
+                rewrite.write(&filter_record_batch(&batch, &keep)?).await?;
+            }
+            plan.remove.push(path);
+        }
+    }
+    plan.add.extend(rewrite.finish().await?);
+    Ok(plan)
+}

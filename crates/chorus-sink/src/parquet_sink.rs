@@ -1,0 +1,356 @@
+//! The `parquet` sink type: settings → [`ParquetSink`], which stages and publishes tables.
+
+use std::path::Path as FsPath;
+use std::sync::Arc;
+
+use arrow::datatypes::{DataType, Schema};
+use async_trait::async_trait;
+use chorus_core::failpoint;
+use chorus_core::schema::is_identifier;
+use chorus_core::{
+    BatchStream, BuildContext, ConfigError, ConfigKeyDoc, ConfigTable, ConnectorDoc, Error,
+    Result, Sink, SinkFactory, StagedTable, TableSpec,
+};
+use futures::{StreamExt, TryStreamExt};
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt};
+use serde::{Deserialize, Serialize};
+
+use crate::config::{Mode, ParquetSinkConfig};
+use crate::layout;
+use crate::merge::{self, KeyColumns};
+use crate::store::{Location, io_error};
+use crate::writer::{StagedFile, TableWriter, writer_properties};
+
+/// The registered factory of the `parquet` sink type.
+pub struct ParquetSinkFactory;
+
+const TEMPLATE: &str = r#"[sinks.{id}]
+type = "parquet"
+inputs = []                    # source streams (`source.stream`) and transforms to write
+path = "out/lake"              # a folder (relative to this file) or a file:// URL
+# partition_by = "created_at"  # a date/timestamp column → dt=YYYY-MM-DD/ folders
+# mode = "append"              # append | overwrite_partitions | merge (on the primary key)
+# compression = "zstd"         # zstd | snappy | none
+"#;
+
+impl SinkFactory for ParquetSinkFactory {
+    fn doc(&self) -> ConnectorDoc {
+        let key = |name, type_name, required, doc| ConfigKeyDoc {
+            name,
+            type_name,
+            required,
+            secret: false,
+            doc,
+        };
+        ConnectorDoc {
+            name: "parquet",
+            summary: "Writes each input as a folder of Parquet files, committed exactly once per run.",
+            keys: vec![
+                key("path", "string", true, "Where tables go: a folder, relative to the pipeline file, or a file:// URL."),
+                key("partition_by", "string or table", false, "A date or timestamp column (one name for all inputs, or a table of input = column) whose UTC day partitions files into dt=YYYY-MM-DD/."),
+                key("mode", "string", false, "append (default), overwrite_partitions (replace the partitions a run wrote) or merge (upsert on the primary key, latest cursor wins)."),
+                key("compression", "string", false, "zstd (default), snappy or none."),
+                key("compression_level", "integer", false, "The zstd level, 1 to 22 (default 3)."),
+                key("tables", "table", false, "Folder names for inputs, instead of the input id with . replaced by __."),
+                key("target_file_size_mb", "integer", false, "Size at which a file is closed and the next started, in MiB (default 128)."),
+                key("row_group_rows", "integer", false, "The most rows in one row group (default 1048576)."),
+            ],
+            template: TEMPLATE,
+        }
+    }
+
+    fn build(&self, config: &ConfigTable, _cx: &BuildContext) -> Result<Box<dyn Sink>, ConfigError> {
+        let settings: ParquetSinkConfig = config.deserialize()?;
+        let location = Location::parse(&settings.path, config.base_dir()).map_err(|msg| {
+            ConfigError::new(
+                format!("cannot write to path \"{}\": {msg}", settings.path),
+                Some(config.span_of("path")),
+            )
+            .with_help("give a folder chorus can create and write, such as \"out/lake\"")
+        })?;
+        for (input, name) in &settings.tables {
+            if !is_identifier(name) {
+                return Err(ConfigError::new(
+                    format!("table name \"{name}\" for input \"{input}\" is not allowed"),
+                    Some(config.span_at(&["tables", input])),
+                )
+                .with_help("table names are folder names: use [a-z0-9_]+, without / or .."));
+            }
+        }
+        if !(1..=22).contains(&settings.compression_level) {
+            return Err(ConfigError::new(
+                format!("compression_level {} is out of range", settings.compression_level),
+                Some(config.span_of("compression_level")),
+            )
+            .with_help("zstd levels run from 1 (fastest) to 22 (smallest); 3 is the default"));
+        }
+        Ok(Box::new(ParquetSink {
+            settings,
+            location: Arc::new(location),
+        }))
+    }
+}
+
+/// A configured `parquet` sink.
+pub struct ParquetSink {
+    settings: ParquetSinkConfig,
+    location: Arc<Location>,
+}
+
+/// What publishing one table does, as kept in the commit record.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Actions {
+    add: Vec<StagedFile>,
+    #[serde(default)]
+    remove: Vec<String>,
+    #[serde(default)]
+    discard: Vec<String>,
+}
+
+impl ParquetSink {
+    /// The local root folder of the sink.
+    pub fn root(&self) -> &FsPath {
+        self.location.root()
+    }
+
+    async fn store(&self) -> Result<Arc<dyn ObjectStore>> {
+        self.location.store().await
+    }
+}
+
+fn column_index(schema: &Schema, name: &str) -> Option<usize> {
+    schema.index_of(name).ok()
+}
+
+async fn delete_if_exists(store: &Arc<dyn ObjectStore>, path: &str) -> Result<()> {
+    match store.delete(&Path::from(path)).await {
+        Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+        Err(e) => Err(io_error(format!("failed to remove {path}"), e)),
+    }
+}
+
+#[async_trait]
+impl Sink for ParquetSink {
+    fn location(&self) -> String {
+        self.location.display()
+    }
+
+    fn table_name(&self, input: &str) -> String {
+        self.settings
+            .tables
+            .get(input)
+            .cloned()
+            .unwrap_or_else(|| layout::default_table_name(input))
+    }
+
+    fn check_input(&self, input: &str, schema: &Schema, primary_key: &[String]) -> Result<(), ConfigError> {
+        if let Some(col) = self.settings.partition_column(input) {
+            match schema.field_with_name(col) {
+                Ok(f) if matches!(f.data_type(), DataType::Date32 | DataType::Timestamp(_, _)) => {}
+                Ok(f) => {
+                    return Err(ConfigError::new(
+                        format!(
+                            "cannot partition \"{input}\" by \"{col}\": it is {}, not a date or timestamp",
+                            chorus_core::schema::type_name(f.data_type())
+                        ),
+                        None,
+                    ));
+                }
+                Err(_) => {
+                    let names: Vec<_> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+                    return Err(ConfigError::new(
+                        format!("cannot partition \"{input}\" by \"{col}\": it has no such column"),
+                        None,
+                    )
+                    .with_help(format!("its columns are: {}", names.join(", "))));
+                }
+            }
+        }
+        if self.settings.mode == Mode::Merge && primary_key.is_empty() {
+            return Err(ConfigError::new(
+                format!("mode \"merge\" needs a primary key, and \"{input}\" has none"),
+                None,
+            )
+            .with_help("use mode = \"append\" or \"overwrite_partitions\" for this input, or give the stream a primary_key"));
+        }
+        Ok(())
+    }
+
+    async fn check_writable(&self) -> Result<()> {
+        let store = self.store().await?;
+        let probe = Path::from_iter([layout::CHORUS_DIR, "probe"]);
+        store
+            .put(&probe, bytes::Bytes::from_static(b"ok").into())
+            .await
+            .map_err(|e| io_error(format!("cannot write to {}", self.location()), e))?;
+        delete_if_exists(&store, probe.as_ref()).await
+    }
+
+    async fn write(&self, table: &TableSpec, run_id: &str, mut data: BatchStream) -> Result<StagedTable> {
+        let store = self.store().await?;
+        let name = self.table_name(&table.input);
+        let partition_col = self
+            .settings
+            .partition_column(&table.input)
+            .and_then(|c| column_index(&table.schema, c));
+        let props = writer_properties(&self.settings)?;
+        let target = usize::try_from(self.settings.target_file_size_mb.max(1) * 1024 * 1024)
+            .unwrap_or(usize::MAX);
+        let mut writer = TableWriter::new(
+            Arc::clone(&store),
+            run_id,
+            &name,
+            Arc::clone(&table.schema),
+            partition_col,
+            props.clone(),
+            target,
+        );
+        while let Some(batch) = data.next().await {
+            writer.write(&batch?).await?;
+        }
+        let staged = writer.finish().await?;
+        let rows = staged.iter().map(|f| f.rows).sum();
+        let actions = match self.settings.mode {
+            Mode::Append => Actions {
+                add: staged,
+                ..Actions::default()
+            },
+            Mode::OverwritePartitions => {
+                let remove = if staged.is_empty() {
+                    Vec::new()
+                } else {
+                    files_to_overwrite(&store, &name, &staged, partition_col.is_some()).await?
+                };
+                Actions {
+                    add: staged,
+                    remove,
+                    discard: Vec::new(),
+                }
+            }
+            Mode::Merge => {
+                let key = table
+                    .primary_key
+                    .iter()
+                    .map(|k| {
+                        column_index(&table.schema, k).ok_or_else(|| {
+                            Error::internal(format!("primary key column {k} of {} is missing", table.input))
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                let cursor = table.cursor_field.as_deref().and_then(|c| column_index(&table.schema, c));
+                let plan = merge::plan(
+                    &store,
+                    run_id,
+                    &name,
+                    &table.schema,
+                    &KeyColumns { key, cursor },
+                    partition_col,
+                    &props,
+                    target,
+                    staged,
+                )
+                .await?;
+                Actions {
+                    add: plan.add,
+                    remove: plan.remove,
+                    discard: plan.discard,
+                }
+            }
+        };
+        failpoint::hit("sink.after_stage_table");
+        Ok(StagedTable {
+            input: table.input.clone(),
+            table: name,
+            rows,
+            files: actions.add.len() as u64,
+            bytes: actions.add.iter().map(|f| f.bytes).sum(),
+            actions: serde_json::to_value(&actions)
+                .map_err(|e| Error::internal(format!("cannot record staged files: {e}")))?,
+        })
+    }
+
+    async fn publish(&self, _run_id: &str, staged: &[StagedTable]) -> Result<()> {
+        let store = self.store().await?;
+        for table in staged {
+            let actions: Actions = serde_json::from_value(table.actions.clone()).map_err(|e| {
+                Error::internal(format!("commit record of table {} is unreadable: {e}", table.table))
+            })?;
+            for file in &actions.add {
+                let (from, to) = (Path::from(file.from.as_str()), Path::from(file.to.as_str()));
+                match store.rename(&from, &to).await {
+                    Ok(()) => {}
+                    Err(object_store::Error::NotFound { .. }) => {
+                        // Published before a crash: the file must be in place now.
+                        store.head(&to).await.map_err(|e| {
+                            io_error(format!("staged file {} is missing and {} was never published", file.from, file.to), e)
+                        })?;
+                    }
+                    Err(e) => return Err(io_error(format!("failed to publish {}", file.to), e)),
+                }
+                failpoint::hit("publish.after_move");
+            }
+            for path in actions.remove.iter().chain(&actions.discard) {
+                delete_if_exists(&store, path).await?;
+            }
+            failpoint::hit("publish.after_table");
+        }
+        Ok(())
+    }
+
+    async fn clean_staging(&self) -> Result<()> {
+        let store = self.store().await?;
+        let root = layout::staging_root();
+        let paths: Vec<_> = store
+            .list(Some(&root))
+            .map_ok(|m| m.location)
+            .try_collect()
+            .await
+            .map_err(|e| io_error("failed to list staging", e))?;
+        for path in paths {
+            delete_if_exists(&store, path.as_ref()).await?;
+        }
+        // Local multipart writes leave `<file>#<n>` temporaries that listing skips.
+        let dir = self.location.root().join(layout::CHORUS_DIR).join("staging");
+        if tokio::fs::try_exists(&dir).await.unwrap_or(false) {
+            tokio::fs::remove_dir_all(&dir)
+                .await
+                .map_err(|e| Error::io(format!("failed to clean {}: {e}", dir.display())))?;
+        }
+        Ok(())
+    }
+}
+
+async fn files_to_overwrite(
+    store: &Arc<dyn ObjectStore>,
+    table: &str,
+    staged: &[StagedFile],
+    partitioned: bool,
+) -> Result<Vec<String>> {
+    let mut prefixes: Vec<Path> = if partitioned {
+        staged
+            .iter()
+            .filter_map(|f| f.partition.as_deref())
+            .map(|p| Path::from_iter([table.to_owned(), format!("dt={p}")]))
+            .collect()
+    } else {
+        vec![Path::from(table)]
+    };
+    prefixes.sort();
+    prefixes.dedup();
+    let mut out = Vec::new();
+    for prefix in prefixes {
+        let metas: Vec<_> = store
+            .list(Some(&prefix))
+            .try_collect()
+            .await
+            .map_err(|e| io_error(format!("failed to list {prefix}"), e))?;
+        out.extend(
+            metas
+                .into_iter()
+                .map(|m| m.location.to_string())
+                .filter(|p| p.ends_with(".parquet")),
+        );
+    }
+    Ok(out)
+}

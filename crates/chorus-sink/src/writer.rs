@@ -1,0 +1,289 @@
+//! The staged writer: one table's batches into Parquet files under the run's staging folder.
+//!
+//! Rows are split by the day of the partition column, when there is one; each partition has its
+//! own open file, rolled when it reaches the target size. At most [`MAX_OPEN_FILES`] files are
+//! open at once, so a backfill over many days does not hold a row group per day in memory.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use arrow::array::{Array, AsArray, UInt32Array};
+use arrow::compute::{cast, take_record_batch};
+use arrow::datatypes::{DataType, Date32Type, SchemaRef};
+use arrow::record_batch::RecordBatch;
+use chorus_core::failpoint;
+use chorus_core::{Error, Result};
+use object_store::ObjectStore;
+use object_store::path::Path;
+use parquet::arrow::AsyncArrowWriter;
+use object_store::buffered::BufWriter;
+use parquet::basic::{Compression as Codec, ZstdLevel};
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use serde::{Deserialize, Serialize};
+
+use crate::config::{Compression, ParquetSinkConfig};
+use crate::layout::{self, NULL_PARTITION};
+
+/// The most files one table writer keeps open.
+pub const MAX_OPEN_FILES: usize = 16;
+
+/// A staged file and where publishing moves it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StagedFile {
+    /// Path in staging, relative to the sink root.
+    pub from: String,
+    /// Path once published, relative to the sink root.
+    pub to: String,
+    /// The `dt=` partition value, if partitioned.
+    pub partition: Option<String>,
+    /// Rows in the file.
+    pub rows: u64,
+    /// Size of the file in bytes.
+    pub bytes: u64,
+}
+
+/// Parquet writer properties for a sink's settings.
+pub fn writer_properties(config: &ParquetSinkConfig) -> Result<WriterProperties> {
+    let codec = match config.compression {
+        Compression::Zstd => Codec::ZSTD(
+            ZstdLevel::try_new(config.compression_level)
+                .map_err(|e| Error::config(format!("compression_level: {e}")))?,
+        ),
+        Compression::Snappy => Codec::SNAPPY,
+        Compression::None => Codec::UNCOMPRESSED,
+    };
+    Ok(WriterProperties::builder()
+        .set_compression(codec)
+        .set_statistics_enabled(EnabledStatistics::Page)
+        .set_max_row_group_row_count(Some(config.row_group_rows.max(1)))
+        .set_created_by(format!("chorus version {}", env!("CARGO_PKG_VERSION")))
+        .build())
+}
+
+struct OpenFile {
+    writer: AsyncArrowWriter<BufWriter>,
+    from: Path,
+    to: Path,
+    rows: u64,
+    last_used: u64,
+}
+
+/// Writes one table of one run into staging.
+pub struct TableWriter {
+    store: Arc<dyn ObjectStore>,
+    run_id: String,
+    table: String,
+    schema: SchemaRef,
+    partition_col: Option<usize>,
+    props: WriterProperties,
+    target_bytes: usize,
+    open: BTreeMap<Option<String>, OpenFile>,
+    next_file: u64,
+    tick: u64,
+    staged: Vec<StagedFile>,
+}
+
+impl TableWriter {
+    /// A writer for `table`, partitioned by the column at `partition_col` if given.
+    pub fn new(
+        store: Arc<dyn ObjectStore>,
+        run_id: &str,
+        table: &str,
+        schema: SchemaRef,
+        partition_col: Option<usize>,
+        props: WriterProperties,
+        target_bytes: usize,
+    ) -> Self {
+        Self {
+            store,
+            run_id: run_id.to_owned(),
+            table: table.to_owned(),
+            schema,
+            partition_col,
+            props,
+            target_bytes: target_bytes.max(1),
+            open: BTreeMap::new(),
+            next_file: 0,
+            tick: 0,
+            staged: Vec::new(),
+        }
+    }
+
+    /// Writes a batch, splitting it by partition.
+    pub async fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        match self.partition_col {
+            None => self.write_to(None, batch).await,
+            Some(col) => {
+                for (partition, part) in split_by_day(batch, col)? {
+                    self.write_to(partition, &part).await?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    async fn write_to(&mut self, partition: Option<String>, batch: &RecordBatch) -> Result<()> {
+        self.tick += 1;
+        if !self.open.contains_key(&partition) {
+            if self.open.len() >= MAX_OPEN_FILES {
+                self.close_least_recent().await?;
+            }
+            let file = self.open_file(partition.as_deref())?;
+            self.open.insert(partition.clone(), file);
+        }
+        let tick = self.tick;
+        let file = self
+            .open
+            .get_mut(&partition)
+            .ok_or_else(|| Error::internal("open file vanished"))?;
+        file.writer
+            .write(batch)
+            .await
+            .map_err(|e| Error::io(format!("failed to write {}: {e}", file.from)))?;
+        file.rows += batch.num_rows() as u64;
+        file.last_used = tick;
+        if file.writer.bytes_written() + file.writer.in_progress_size() >= self.target_bytes {
+            self.close(&partition).await?;
+        }
+        Ok(())
+    }
+
+    fn open_file(&mut self, partition: Option<&str>) -> Result<OpenFile> {
+        self.next_file += 1;
+        let name = layout::file_name(&self.run_id, self.next_file);
+        let from = layout::staged_path(&self.run_id, &self.table, partition, &name);
+        let to = layout::published_path(&self.table, partition, &name);
+        let sink = BufWriter::new(Arc::clone(&self.store), from.clone());
+        let writer = AsyncArrowWriter::try_new(sink, Arc::clone(&self.schema), Some(self.props.clone()))
+            .map_err(|e| Error::io(format!("failed to start {from}: {e}")))?;
+        Ok(OpenFile {
+            writer,
+            from,
+            to,
+            rows: 0,
+            last_used: self.tick,
+        })
+    }
+
+    async fn close_least_recent(&mut self) -> Result<()> {
+        let oldest = self
+            .open
+            .iter()
+            .min_by_key(|(_, f)| f.last_used)
+            .map(|(k, _)| k.clone());
+        match oldest {
+            Some(key) => self.close(&key).await,
+            None => Ok(()),
+        }
+    }
+
+    async fn close(&mut self, partition: &Option<String>) -> Result<()> {
+        let Some(file) = self.open.remove(partition) else {
+            return Ok(());
+        };
+        let from = file.from.clone();
+        file.writer
+            .close()
+            .await
+            .map_err(|e| Error::io(format!("failed to finish {from}: {e}")))?;
+        let bytes = self
+            .store
+            .head(&from)
+            .await
+            .map_err(|e| crate::store::io_error(format!("failed to stat {from}"), e))?
+            .size;
+        self.staged.push(StagedFile {
+            from: from.to_string(),
+            to: file.to.to_string(),
+            partition: partition.clone(),
+            rows: file.rows,
+            bytes,
+        });
+        failpoint::hit("sink.after_stage_file");
+        Ok(())
+    }
+
+    /// Closes every open file and returns what was staged.
+    pub async fn finish(mut self) -> Result<Vec<StagedFile>> {
+        let keys: Vec<_> = self.open.keys().cloned().collect();
+        for key in keys {
+            self.close(&key).await?;
+        }
+        Ok(self.staged)
+    }
+}
+
+use object_store::ObjectStoreExt as _;
+
+/// Splits a batch by the UTC day of a date or timestamp column.
+pub fn split_by_day(batch: &RecordBatch, col: usize) -> Result<Vec<(Option<String>, RecordBatch)>> {
+    let column = batch.column(col);
+    let days = cast(column, &DataType::Date32)
+        .map_err(|e| Error::contract(format!("cannot partition by column {col}: {e}")))?;
+    let days = days.as_primitive::<Date32Type>();
+    let mut groups: BTreeMap<Option<i32>, Vec<u32>> = BTreeMap::new();
+    for row in 0..days.len() {
+        let key = days.is_valid(row).then(|| days.value(row));
+        groups.entry(key).or_default().push(row as u32);
+    }
+    if groups.len() == 1
+        && let Some((key, _)) = groups.first_key_value()
+    {
+        return Ok(vec![(Some(day_label(*key)), batch.clone())]);
+    }
+    groups
+        .into_iter()
+        .map(|(key, rows)| {
+            let part = take_record_batch(batch, &UInt32Array::from(rows))?;
+            Ok((Some(day_label(key)), part))
+        })
+        .collect()
+}
+
+fn day_label(day: Option<i32>) -> String {
+    match day.and_then(|d| {
+        chrono::NaiveDate::from_num_days_from_ce_opt(d + 719_163)
+    }) {
+        Some(date) => date.format("%Y-%m-%d").to_string(),
+        None => NULL_PARTITION.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Date32Array, Int64Array};
+    use arrow::datatypes::{Field, Schema};
+
+    #[test]
+    fn splits_rows_by_day_with_a_null_partition() {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("d", DataType::Date32, true),
+            Field::new("v", DataType::Int64, false),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(Date32Array::from(vec![Some(19_723), None, Some(19_723), Some(0)])),
+                Arc::new(Int64Array::from(vec![1, 2, 3, 4])),
+            ],
+        )
+        .unwrap();
+        let parts = split_by_day(&batch, 0).unwrap();
+        let labels: Vec<_> = parts
+            .iter()
+            .map(|(k, b)| (k.clone().unwrap(), b.num_rows()))
+            .collect();
+        assert_eq!(
+            labels,
+            vec![
+                (NULL_PARTITION.to_owned(), 1),
+                ("1970-01-01".to_owned(), 1),
+                ("2024-01-01".to_owned(), 2)
+            ]
+        );
+    }
+}
