@@ -32,9 +32,11 @@ pub fn infer_file(path: &Path, cfg: &FileStreamConfig) -> Result<Schema, String>
             schema
         }
         Format::Ndjson => {
-            let (schema, _) =
-                arrow::json::reader::infer_json_schema(BufReader::new(&mut file), Some(INFER_RECORDS))
-                    .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            let (schema, _) = arrow::json::reader::infer_json_schema(
+                BufReader::new(&mut file),
+                Some(INFER_RECORDS),
+            )
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
             file.rewind().map_err(|e| e.to_string())?;
             schema
         }
@@ -49,7 +51,10 @@ pub fn infer_file(path: &Path, cfg: &FileStreamConfig) -> Result<Schema, String>
 
 /// The CSV delimiter as a byte, refusing characters that are not single bytes.
 pub fn delimiter_byte(c: char) -> Result<u8, String> {
-    u8::try_from(c).ok().filter(u8::is_ascii).ok_or_else(|| format!("delimiter {c:?} is not a single ASCII character"))
+    u8::try_from(c)
+        .ok()
+        .filter(u8::is_ascii)
+        .ok_or_else(|| format!("delimiter {c:?} is not a single ASCII character"))
 }
 
 fn is_id_column(name: &str, cfg: &FileStreamConfig) -> bool {
@@ -66,7 +71,9 @@ fn normalise(data_type: &DataType) -> DataType {
         | DataType::UInt8
         | DataType::UInt16
         | DataType::UInt32 => DataType::Int64,
-        DataType::UInt64 | DataType::Float16 | DataType::Float32 | DataType::Float64 => DataType::Float64,
+        DataType::UInt64 | DataType::Float16 | DataType::Float32 | DataType::Float64 => {
+            DataType::Float64
+        }
         DataType::Timestamp(_, _) | DataType::Date64 => timestamp_type(),
         DataType::Null | DataType::LargeUtf8 | DataType::Utf8View => DataType::Utf8,
         other => other.clone(),
@@ -78,8 +85,11 @@ fn widen(a: &DataType, b: &DataType) -> DataType {
     match (a, b) {
         (a, b) if a == b => a.clone(),
         (DataType::Null, other) | (other, DataType::Null) => other.clone(),
-        (DataType::Int64, DataType::Float64) | (DataType::Float64, DataType::Int64) => DataType::Float64,
-        (DataType::Date32, DataType::Timestamp(..)) | (DataType::Timestamp(..), DataType::Date32) => timestamp_type(),
+        (DataType::Int64, DataType::Float64) | (DataType::Float64, DataType::Int64) => {
+            DataType::Float64
+        }
+        (DataType::Date32, DataType::Timestamp(..))
+        | (DataType::Timestamp(..), DataType::Date32) => timestamp_type(),
         _ => DataType::Utf8,
     }
 }
@@ -102,18 +112,15 @@ pub fn stream_schema(raw: &[Schema], cfg: &FileStreamConfig) -> Result<SchemaRef
     }
     if let Some(declared) = &cfg.schema {
         for (name, value) in declared {
-            let ty = value
-                .as_str()
-                .and_then(parse_type_name)
-                .ok_or_else(|| {
-                    let shown = value
-                        .as_str()
-                        .map_or_else(|| value.type_str().to_owned(), |s| format!("\"{s}\""));
-                    format!(
-                        "column \"{name}\" has unknown type {shown}; use one of {}",
-                        chorus_core::schema::TYPE_NAMES.join(", ")
-                    )
-                })?;
+            let ty = value.as_str().and_then(parse_type_name).ok_or_else(|| {
+                let shown = value
+                    .as_str()
+                    .map_or_else(|| value.type_str().to_owned(), |s| format!("\"{s}\""));
+                format!(
+                    "column \"{name}\" has unknown type {shown}; use one of {}",
+                    chorus_core::schema::TYPE_NAMES.join(", ")
+                )
+            })?;
             match fields.iter_mut().find(|(n, _)| n == name) {
                 Some((_, existing)) => *existing = ty,
                 None => fields.push((name.clone(), ty)),
@@ -151,14 +158,23 @@ mod tests {
             Field::new("id", DataType::Int64, true),
             Field::new("account_id", DataType::Int64, true),
             Field::new("n", DataType::Int32, true),
-            Field::new("at", DataType::Timestamp(arrow::datatypes::TimeUnit::Second, None), true),
+            Field::new(
+                "at",
+                DataType::Timestamp(arrow::datatypes::TimeUnit::Second, None),
+                true,
+            ),
         ]);
         let b = Schema::new(vec![Field::new("n", DataType::Float64, true)]);
         let s = stream_schema(&[a, b], &cfg(&[])).unwrap();
         let types: Vec<_> = s.fields().iter().map(|f| f.data_type().clone()).collect();
         assert_eq!(
             types,
-            vec![DataType::Utf8, DataType::Utf8, DataType::Float64, timestamp_type()]
+            vec![
+                DataType::Utf8,
+                DataType::Utf8,
+                DataType::Float64,
+                timestamp_type()
+            ]
         );
     }
 
@@ -167,7 +183,7 @@ mod tests {
         let mut c = cfg(&[]);
         c.schema = Some(toml::from_str("n = \"int64\"\nextra = \"date\"").unwrap());
         let a = Schema::new(vec![Field::new("n", DataType::Float64, true)]);
-        let s = stream_schema(&[a.clone()], &c).unwrap();
+        let s = stream_schema(std::slice::from_ref(&a), &c).unwrap();
         assert_eq!(s.field(0).data_type(), &DataType::Int64);
         assert_eq!(s.field(1).data_type(), &DataType::Date32);
         c.schema = Some(toml::from_str("n = \"varchar\"").unwrap());

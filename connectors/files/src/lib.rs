@@ -67,32 +67,82 @@ impl Connector for FilesConnector {
             name: "files",
             summary: "Reads local CSV, NDJSON and Parquet files (CRM exports, cost sheets, competitor lists) as streams.",
             keys: vec![
-                key("files", "array of tables", true, "One entry per stream: [[sources.<id>.files]]."),
-                key("files.stream", "string", true, "The stream name; the stream is <id>.<stream>."),
-                key("files.paths", "list of strings", true, "Glob patterns, relative to the pipeline file."),
+                key(
+                    "files",
+                    "array of tables",
+                    true,
+                    "One entry per stream: [[sources.<id>.files]].",
+                ),
+                key(
+                    "files.stream",
+                    "string",
+                    true,
+                    "The stream name; the stream is <id>.<stream>.",
+                ),
+                key(
+                    "files.paths",
+                    "list of strings",
+                    true,
+                    "Glob patterns, relative to the pipeline file.",
+                ),
                 key("files.format", "string", true, "csv, ndjson or parquet."),
-                key("files.primary_key", "list of strings", false, "The columns that identify a row."),
-                key("files.cursor", "string", false, "A date or timestamp column to read incrementally on; without it, files are read incrementally by modification time."),
-                key("files.schema", "table", false, "Column types (string, int64, float64, bool, date, timestamp) that override inference."),
-                key("files.delimiter", "string", false, "The CSV field delimiter (default \",\")."),
-                key("files.lookback_days", "integer", false, "Days before the saved cursor that an incremental read starts again (default 0)."),
+                key(
+                    "files.primary_key",
+                    "list of strings",
+                    false,
+                    "The columns that identify a row.",
+                ),
+                key(
+                    "files.cursor",
+                    "string",
+                    false,
+                    "A date or timestamp column to read incrementally on; without it, files are read incrementally by modification time.",
+                ),
+                key(
+                    "files.schema",
+                    "table",
+                    false,
+                    "Column types (string, int64, float64, bool, date, timestamp) that override inference.",
+                ),
+                key(
+                    "files.delimiter",
+                    "string",
+                    false,
+                    "The CSV field delimiter (default \",\").",
+                ),
+                key(
+                    "files.lookback_days",
+                    "integer",
+                    false,
+                    "Days before the saved cursor that an incremental read starts again (default 0).",
+                ),
             ],
             template: TEMPLATE,
         }
     }
 
-    fn build(&self, config: &ConfigTable, _cx: &BuildContext) -> Result<Box<dyn Source>, ConfigError> {
+    fn build(
+        &self,
+        config: &ConfigTable,
+        _cx: &BuildContext,
+    ) -> Result<Box<dyn Source>, ConfigError> {
         let settings: FilesConfig = config.deserialize()?;
         let mut streams: Vec<Arc<FileStream>> = Vec::new();
         for (i, entry) in settings.files.into_iter().enumerate() {
             let idx = i.to_string();
             let at = |key: &str| Some(config.span_at(&["files", &idx, key]));
             if !is_identifier(&entry.stream) {
-                return Err(ConfigError::new(format!("stream name \"{}\" is not valid", entry.stream), at("stream"))
-                    .with_help("stream names use [a-z0-9_]+"));
+                return Err(ConfigError::new(
+                    format!("stream name \"{}\" is not valid", entry.stream),
+                    at("stream"),
+                )
+                .with_help("stream names use [a-z0-9_]+"));
             }
             if streams.iter().any(|s| s.spec.name == entry.stream) {
-                return Err(ConfigError::new(format!("stream \"{}\" is defined twice", entry.stream), at("stream")));
+                return Err(ConfigError::new(
+                    format!("stream \"{}\" is defined twice", entry.stream),
+                    at("stream"),
+                ));
             }
             let patterns: Vec<String> = entry
                 .paths
@@ -116,7 +166,8 @@ impl Connector for FilesConnector {
                 .map(|(p, _)| infer::infer_file(p, &entry))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| ConfigError::new(e, at("paths")))?;
-            let schema = infer::stream_schema(&raw, &entry).map_err(|e| ConfigError::new(e, at("schema")))?;
+            let schema = infer::stream_schema(&raw, &entry)
+                .map_err(|e| ConfigError::new(e, at("schema")))?;
             for key in &entry.primary_key {
                 if schema.field_with_name(key).is_err() {
                     return Err(missing_column(key, &schema, at("primary_key")));
@@ -124,7 +175,8 @@ impl Connector for FilesConnector {
             }
             if let Some(cursor) = &entry.cursor {
                 match schema.field_with_name(cursor) {
-                    Ok(f) if matches!(f.data_type(), DataType::Timestamp(..) | DataType::Date32) => {}
+                    Ok(f)
+                        if matches!(f.data_type(), DataType::Timestamp(..) | DataType::Date32) => {}
                     Ok(f) => {
                         return Err(ConfigError::new(
                             format!(
@@ -156,7 +208,11 @@ impl Connector for FilesConnector {
     }
 }
 
-fn missing_column(name: &str, schema: &SchemaRef, span: Option<std::ops::Range<usize>>) -> ConfigError {
+fn missing_column(
+    name: &str,
+    schema: &SchemaRef,
+    span: Option<std::ops::Range<usize>>,
+) -> ConfigError {
     let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
     ConfigError::new(format!("the files have no column \"{name}\""), span)
         .with_help(format!("their columns are: {}", names.join(", ")))
@@ -169,7 +225,8 @@ fn list_files(patterns: &[String]) -> Result<Vec<(PathBuf, SystemTime)>, String>
         let paths = glob::glob(pattern).map_err(|e| format!("bad pattern {pattern:?}: {e}"))?;
         for path in paths {
             let path = path.map_err(|e| e.to_string())?;
-            let meta = std::fs::metadata(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            let meta = std::fs::metadata(&path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
             if meta.is_file() {
                 out.push((path, meta.modified().unwrap_or(SystemTime::UNIX_EPOCH)));
             }
@@ -187,7 +244,10 @@ struct FilesSource {
 #[async_trait]
 impl Source for FilesSource {
     fn streams(&self) -> Vec<Arc<dyn Stream>> {
-        self.streams.iter().map(|s| Arc::clone(s) as Arc<dyn Stream>).collect()
+        self.streams
+            .iter()
+            .map(|s| Arc::clone(s) as Arc<dyn Stream>)
+            .collect()
     }
 
     async fn check(&self) -> Result<CheckReport> {
@@ -196,7 +256,9 @@ impl Source for FilesSource {
             let files = list_files(&s.patterns).map_err(Error::config)?;
             parts.push(format!("{}: {} files", s.spec.name, files.len()));
         }
-        Ok(CheckReport { detail: parts.join(", ") })
+        Ok(CheckReport {
+            detail: parts.join(", "),
+        })
     }
 }
 
@@ -224,9 +286,9 @@ fn lower_bound(cx: &ReadContext, lookback: Duration) -> Lower {
     }
     match cx.state.as_ref().and_then(|s| s.cursor.as_ref()) {
         Some(Cursor::Timestamp(t)) if lookback.is_zero() => Lower::Exclusive(micros(*t)),
-        Some(Cursor::Timestamp(t)) => {
-            Lower::Inclusive(micros(*t - chrono::Duration::from_std(lookback).unwrap_or_default()))
-        }
+        Some(Cursor::Timestamp(t)) => Lower::Inclusive(micros(
+            *t - chrono::Duration::from_std(lookback).unwrap_or_default(),
+        )),
         _ => Lower::None,
     }
 }
@@ -241,10 +303,16 @@ fn passes(lower: Lower, upper: Option<i64>, t: i64) -> bool {
 }
 
 /// Keeps the rows whose cursor falls inside the bounds; returns them and their greatest cursor.
-fn filter_by_cursor(batch: &RecordBatch, col: usize, lower: Lower, upper: Option<i64>) -> Result<(RecordBatch, Option<i64>), String> {
+fn filter_by_cursor(
+    batch: &RecordBatch,
+    col: usize,
+    lower: Lower,
+    upper: Option<i64>,
+) -> Result<(RecordBatch, Option<i64>), String> {
     let ts = cast(batch.column(col), &timestamp_type()).map_err(|e| e.to_string())?;
     let ts = ts.as_primitive::<TimestampMicrosecondType>().clone();
-    let scalar = |v: i64| Scalar::new(TimestampMicrosecondArray::from(vec![v]).with_timezone("UTC"));
+    let scalar =
+        |v: i64| Scalar::new(TimestampMicrosecondArray::from(vec![v]).with_timezone("UTC"));
     let mut mask: Option<BooleanArray> = match lower {
         Lower::None => None,
         Lower::Inclusive(l) => Some(gt_eq(&ts, &scalar(l)).map_err(|e| e.to_string())?),
@@ -286,7 +354,9 @@ impl Stream for FileStream {
         tokio::task::spawn_blocking(move || {
             let result = produce(&cx, &cfg, &schema, &patterns, lookback, cursor_col, &tx);
             if let Err(msg) = result {
-                let _ = tx.blocking_send(Err(Error::contract(msg).context(format!("stream \"{name}\""))));
+                let _ = tx.blocking_send(Err(
+                    Error::contract(msg).context(format!("stream \"{name}\""))
+                ));
             }
         });
         Box::pin(futures::stream::unfold(rx, |mut rx| async move {
@@ -332,7 +402,8 @@ fn produce(
         if !open {
             return Ok(());
         }
-        if cursor_col.is_none() && !send(StreamEvent::Checkpoint(StreamState::at(timestamp(mtime)))) {
+        if cursor_col.is_none() && !send(StreamEvent::Checkpoint(StreamState::at(timestamp(mtime))))
+        {
             return Ok(());
         }
     }

@@ -94,7 +94,11 @@ pub fn conform(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch, S
             match batch.column_by_name(field.name()) {
                 Some(col) if col.data_type() == field.data_type() => Ok(Arc::clone(col)),
                 Some(col) => cast(col, field.data_type()).map_err(|e| {
-                    format!("column \"{}\" cannot be read as {}: {e}", field.name(), chorus_core::schema::type_name(field.data_type()))
+                    format!(
+                        "column \"{}\" cannot be read as {}: {e}",
+                        field.name(),
+                        chorus_core::schema::type_name(field.data_type())
+                    )
                 }),
                 None => Ok(new_null_array(field.data_type(), batch.num_rows())),
             }

@@ -48,19 +48,34 @@ async fn csv_is_typed_and_read_incrementally_on_the_cursor() {
     let source = build(dir.path(), CONTACTS).unwrap();
     let stream = source.streams().remove(0);
     let schema = &stream.spec().schema;
-    assert_eq!(schema.field_with_name("id").unwrap().data_type(), &DataType::Utf8);
-    assert_eq!(schema.field_with_name("score").unwrap().data_type(), &DataType::Float64);
-    assert_eq!(schema.field_with_name("updated_at").unwrap().data_type(), &timestamp_type());
+    assert_eq!(
+        schema.field_with_name("id").unwrap().data_type(),
+        &DataType::Utf8
+    );
+    assert_eq!(
+        schema.field_with_name("score").unwrap().data_type(),
+        &DataType::Float64
+    );
+    assert_eq!(
+        schema.field_with_name("updated_at").unwrap().data_type(),
+        &timestamp_type()
+    );
 
     let (rows, checkpoints) = collect(&stream, cx(None)).await;
     assert_eq!(rows, 2);
     let last = checkpoints.last().cloned().unwrap();
-    assert_eq!(last.cursor, Some(Cursor::Timestamp("2024-01-02T10:00:00Z".parse().unwrap())));
+    assert_eq!(
+        last.cursor,
+        Some(Cursor::Timestamp("2024-01-02T10:00:00Z".parse().unwrap()))
+    );
 
     // From the saved cursor nothing is new; a window re-reads what it covers.
     assert_eq!(collect(&stream, cx(Some(last.clone()))).await.0, 0);
     let mut backfill = cx(Some(last));
-    backfill.window = Window { start: Some("2024-01-01T00:00:00Z".parse().unwrap()), end: Some("2024-01-02T00:00:00Z".parse().unwrap()) };
+    backfill.window = Window {
+        start: Some("2024-01-01T00:00:00Z".parse().unwrap()),
+        end: Some("2024-01-02T00:00:00Z".parse().unwrap()),
+    };
     assert_eq!(collect(&stream, backfill).await.0, 1);
 }
 
@@ -99,7 +114,11 @@ fn build_errors_point_at_the_setting() {
 #[tokio::test]
 async fn ndjson_and_mtime_cursor() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("a.ndjson"), "{\"id\": 1, \"v\": \"x\"}\n{\"id\": 2, \"v\": \"y\"}\n").unwrap();
+    std::fs::write(
+        dir.path().join("a.ndjson"),
+        "{\"id\": 1, \"v\": \"x\"}\n{\"id\": 2, \"v\": \"y\"}\n",
+    )
+    .unwrap();
     let toml_text = "[[files]]\nstream = \"s\"\npaths = [\"*.ndjson\"]\nformat = \"ndjson\"\nprimary_key = [\"id\"]\n";
     let source = build(dir.path(), toml_text).unwrap();
     let stream = source.streams().remove(0);

@@ -124,6 +124,14 @@ impl ConfigTable {
         span
     }
 
+    /// The string value under a top-level key, if there is one.
+    pub fn get_str(&self, key: &str) -> Option<&str> {
+        match self.table.get_ref().get(key).map(Spanned::get_ref) {
+            Some(DeValue::String(s)) => Some(s),
+            _ => None,
+        }
+    }
+
     /// The keys present in the table, in file order.
     pub fn keys(&self) -> Vec<String> {
         self.table

@@ -74,8 +74,11 @@ pub trait Connector: Send + Sync + 'static {
     }
 
     /// Builds a source from its settings, offline.
-    fn build(&self, config: &ConfigTable, cx: &BuildContext)
-    -> Result<Box<dyn Source>, ConfigError>;
+    fn build(
+        &self,
+        config: &ConfigTable,
+        cx: &BuildContext,
+    ) -> Result<Box<dyn Source>, ConfigError>;
 }
 
 /// A configured source.

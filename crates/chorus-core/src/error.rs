@@ -64,7 +64,7 @@ impl ErrorKind {
 }
 
 /// A run-time error with its kind and a message chain.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Error {
     kind: ErrorKind,
     message: String,

@@ -30,14 +30,7 @@ pub fn metadata_fields() -> [Field; 3] {
 }
 
 /// The type names a pipeline file may use, with their Arrow types.
-pub const TYPE_NAMES: &[&str] = &[
-    "string",
-    "int64",
-    "float64",
-    "bool",
-    "date",
-    "timestamp",
-];
+pub const TYPE_NAMES: &[&str] = &["string", "int64", "float64", "bool", "date", "timestamp"];
 
 /// The Arrow type for a type name written in a pipeline file (`string`, `int64`, `float64`,
 /// `bool`, `date`, `timestamp`), or `None` for an unknown name.

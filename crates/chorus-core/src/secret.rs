@@ -73,6 +73,10 @@ mod tests {
             redact(text, &["abcd1234".into()]),
             "GET /x?access_token=***&b=*** failed"
         );
-        assert_eq!(redact("a b c", &["b".into()]), "a b c", "too short to redact safely");
+        assert_eq!(
+            redact("a b c", &["b".into()]),
+            "a b c",
+            "too short to redact safely"
+        );
     }
 }

@@ -64,13 +64,23 @@ pub trait Sink: Send + Sync {
 
     /// Checks, offline, that an input fits the sink's settings (its partition column exists
     /// and is a date or timestamp, `merge` has a primary key).
-    fn check_input(&self, input: &str, schema: &Schema, primary_key: &[String]) -> Result<(), ConfigError>;
+    fn check_input(
+        &self,
+        input: &str,
+        schema: &Schema,
+        primary_key: &[String],
+    ) -> Result<(), ConfigError>;
 
     /// Checks that the destination can be written, without leaving anything behind.
     async fn check_writable(&self) -> Result<()>;
 
     /// Writes a table's batches to staging for run `run_id`; nothing is visible to readers.
-    async fn write(&self, table: &TableSpec, run_id: &str, data: BatchStream) -> Result<StagedTable>;
+    async fn write(
+        &self,
+        table: &TableSpec,
+        run_id: &str,
+        data: BatchStream,
+    ) -> Result<StagedTable>;
 
     /// Makes staged tables visible. Must be idempotent: after a crash the runner calls it
     /// again with the same tables, some of which may already be published.

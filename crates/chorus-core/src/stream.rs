@@ -138,7 +138,9 @@ mod tests {
     #[test]
     fn start_time_subtracts_lookback_but_not_below_the_start_date() {
         let cx = ReadContext {
-            state: Some(StreamState::at(Cursor::Timestamp(t("2024-03-10T00:00:00Z")))),
+            state: Some(StreamState::at(Cursor::Timestamp(t(
+                "2024-03-10T00:00:00Z",
+            )))),
             window: Window::default(),
             run_id: "r".into(),
         };
@@ -156,14 +158,19 @@ mod tests {
     #[test]
     fn a_window_overrides_the_state() {
         let cx = ReadContext {
-            state: Some(StreamState::at(Cursor::Timestamp(t("2024-03-10T00:00:00Z")))),
+            state: Some(StreamState::at(Cursor::Timestamp(t(
+                "2024-03-10T00:00:00Z",
+            )))),
             window: Window {
                 start: Some(t("2023-01-01T00:00:00Z")),
                 end: None,
             },
             run_id: "r".into(),
         };
-        assert_eq!(cx.start_time(Duration::ZERO, None), Some(t("2023-01-01T00:00:00Z")));
+        assert_eq!(
+            cx.start_time(Duration::ZERO, None),
+            Some(t("2023-01-01T00:00:00Z"))
+        );
         assert!(cx.window.contains(t("2024-01-01T00:00:00Z")));
     }
 }

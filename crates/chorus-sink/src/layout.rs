@@ -44,7 +44,12 @@ pub fn published_path(table: &str, partition: Option<&str>, file: &str) -> Path 
 
 /// The path of a staged file relative to the sink root.
 pub fn staged_path(run_id: &str, table: &str, partition: Option<&str>, file: &str) -> Path {
-    let mut parts = vec![CHORUS_DIR.to_owned(), "staging".into(), run_id.into(), table.into()];
+    let mut parts = vec![
+        CHORUS_DIR.to_owned(),
+        "staging".into(),
+        run_id.into(),
+        table.into(),
+    ];
     if let Some(p) = partition {
         parts.push(format!("dt={p}"));
     }

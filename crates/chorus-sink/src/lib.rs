@@ -17,6 +17,8 @@ pub mod writer;
 pub use parquet_sink::{ParquetSink, ParquetSinkFactory};
 
 /// Registers the sink types of this crate.
-pub fn register_all(registry: &mut chorus_core::Registry) -> Result<(), chorus_core::RegistryError> {
+pub fn register_all(
+    registry: &mut chorus_core::Registry,
+) -> Result<(), chorus_core::RegistryError> {
     registry.add_sink(ParquetSinkFactory)
 }

@@ -62,17 +62,26 @@ impl Converters {
     }
 
     fn keys(&self, batch: &RecordBatch, cols: &KeyColumns) -> Result<Rows> {
-        let arrays: Vec<_> = cols.key.iter().map(|i| Arc::clone(batch.column(*i))).collect();
+        let arrays: Vec<_> = cols
+            .key
+            .iter()
+            .map(|i| Arc::clone(batch.column(*i)))
+            .collect();
         Ok(self.key.convert_columns(&arrays)?)
     }
 
     fn cursors(&self, batch: &RecordBatch, cols: &KeyColumns) -> Result<Option<Rows>> {
         match (&self.cursor, cols.cursor) {
-            (Some(conv), Some(c)) => Ok(Some(conv.convert_columns(&[Arc::clone(batch.column(c))])?)),
+            (Some(conv), Some(c)) => {
+                Ok(Some(conv.convert_columns(&[Arc::clone(batch.column(c))])?))
+            }
             _ => Ok(None),
         }
     }
 }
+
+/// The winning row of a key: its cursor (as comparable bytes), file and row number.
+type Winner = (Option<Box<[u8]>>, usize, usize);
 
 /// Plans a merge of the run's staged files into the published files of a table.
 #[allow(clippy::too_many_arguments)]
@@ -90,7 +99,7 @@ pub async fn plan(
     let conv = Converters::new(schema, cols)?;
 
     // Pass 1: the winning (file, row) for every key of the run.
-    let mut winners: HashMap<Box<[u8]>, (Option<Box<[u8]>>, usize, usize)> = HashMap::new();
+    let mut winners: HashMap<Box<[u8]>, Winner> = HashMap::new();
     let mut total = 0usize;
     for (fi, file) in staged.iter().enumerate() {
         let mut stream = Box::pin(read_file(store, &file.from).await?);
@@ -100,7 +109,9 @@ pub async fn plan(
             let keys = conv.keys(&batch, cols)?;
             let cursors = conv.cursors(&batch, cols)?;
             for row in 0..batch.num_rows() {
-                let cursor = cursors.as_ref().map(|c| Box::<[u8]>::from(c.row(row).as_ref()));
+                let cursor = cursors
+                    .as_ref()
+                    .map(|c| Box::<[u8]>::from(c.row(row).as_ref()));
                 let candidate = (cursor, fi, offset + row);
                 winners
                     .entry(Box::from(keys.row(row).as_ref()))

@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use chorus_core::failpoint;
 use chorus_core::schema::is_identifier;
 use chorus_core::{
-    BatchStream, BuildContext, ConfigError, ConfigKeyDoc, ConfigTable, ConnectorDoc, Error,
-    Result, Sink, SinkFactory, StagedTable, TableSpec,
+    BatchStream, BuildContext, ConfigError, ConfigKeyDoc, ConfigTable, ConnectorDoc, Error, Result,
+    Sink, SinkFactory, StagedTable, TableSpec,
 };
 use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path;
@@ -47,20 +47,64 @@ impl SinkFactory for ParquetSinkFactory {
             name: "parquet",
             summary: "Writes each input as a folder of Parquet files, committed exactly once per run.",
             keys: vec![
-                key("path", "string", true, "Where tables go: a folder, relative to the pipeline file, or a file:// URL."),
-                key("partition_by", "string or table", false, "A date or timestamp column (one name for all inputs, or a table of input = column) whose UTC day partitions files into dt=YYYY-MM-DD/."),
-                key("mode", "string", false, "append (default), overwrite_partitions (replace the partitions a run wrote) or merge (upsert on the primary key, latest cursor wins)."),
-                key("compression", "string", false, "zstd (default), snappy or none."),
-                key("compression_level", "integer", false, "The zstd level, 1 to 22 (default 3)."),
-                key("tables", "table", false, "Folder names for inputs, instead of the input id with . replaced by __."),
-                key("target_file_size_mb", "integer", false, "Size at which a file is closed and the next started, in MiB (default 128)."),
-                key("row_group_rows", "integer", false, "The most rows in one row group (default 1048576)."),
+                key(
+                    "path",
+                    "string",
+                    true,
+                    "Where tables go: a folder, relative to the pipeline file, or a file:// URL.",
+                ),
+                key(
+                    "partition_by",
+                    "string or table",
+                    false,
+                    "A date or timestamp column (one name for all inputs, or a table of input = column) whose UTC day partitions files into dt=YYYY-MM-DD/.",
+                ),
+                key(
+                    "mode",
+                    "string",
+                    false,
+                    "append (default), overwrite_partitions (replace the partitions a run wrote) or merge (upsert on the primary key, latest cursor wins).",
+                ),
+                key(
+                    "compression",
+                    "string",
+                    false,
+                    "zstd (default), snappy or none.",
+                ),
+                key(
+                    "compression_level",
+                    "integer",
+                    false,
+                    "The zstd level, 1 to 22 (default 3).",
+                ),
+                key(
+                    "tables",
+                    "table",
+                    false,
+                    "Folder names for inputs, instead of the input id with . replaced by __.",
+                ),
+                key(
+                    "target_file_size_mb",
+                    "integer",
+                    false,
+                    "Size at which a file is closed and the next started, in MiB (default 128).",
+                ),
+                key(
+                    "row_group_rows",
+                    "integer",
+                    false,
+                    "The most rows in one row group (default 1048576).",
+                ),
             ],
             template: TEMPLATE,
         }
     }
 
-    fn build(&self, config: &ConfigTable, _cx: &BuildContext) -> Result<Box<dyn Sink>, ConfigError> {
+    fn build(
+        &self,
+        config: &ConfigTable,
+        _cx: &BuildContext,
+    ) -> Result<Box<dyn Sink>, ConfigError> {
         let settings: ParquetSinkConfig = config.deserialize()?;
         let location = Location::parse(&settings.path, config.base_dir()).map_err(|msg| {
             ConfigError::new(
@@ -80,7 +124,10 @@ impl SinkFactory for ParquetSinkFactory {
         }
         if !(1..=22).contains(&settings.compression_level) {
             return Err(ConfigError::new(
-                format!("compression_level {} is out of range", settings.compression_level),
+                format!(
+                    "compression_level {} is out of range",
+                    settings.compression_level
+                ),
                 Some(config.span_of("compression_level")),
             )
             .with_help("zstd levels run from 1 (fastest) to 22 (smallest); 3 is the default"));
@@ -144,7 +191,12 @@ impl Sink for ParquetSink {
             .unwrap_or_else(|| layout::default_table_name(input))
     }
 
-    fn check_input(&self, input: &str, schema: &Schema, primary_key: &[String]) -> Result<(), ConfigError> {
+    fn check_input(
+        &self,
+        input: &str,
+        schema: &Schema,
+        primary_key: &[String],
+    ) -> Result<(), ConfigError> {
         if let Some(col) = self.settings.partition_column(input) {
             match schema.field_with_name(col) {
                 Ok(f) if matches!(f.data_type(), DataType::Date32 | DataType::Timestamp(_, _)) => {}
@@ -187,7 +239,12 @@ impl Sink for ParquetSink {
         delete_if_exists(&store, probe.as_ref()).await
     }
 
-    async fn write(&self, table: &TableSpec, run_id: &str, mut data: BatchStream) -> Result<StagedTable> {
+    async fn write(
+        &self,
+        table: &TableSpec,
+        run_id: &str,
+        mut data: BatchStream,
+    ) -> Result<StagedTable> {
         let store = self.store().await?;
         let name = self.table_name(&table.input);
         let partition_col = self
@@ -234,11 +291,17 @@ impl Sink for ParquetSink {
                     .iter()
                     .map(|k| {
                         column_index(&table.schema, k).ok_or_else(|| {
-                            Error::internal(format!("primary key column {k} of {} is missing", table.input))
+                            Error::internal(format!(
+                                "primary key column {k} of {} is missing",
+                                table.input
+                            ))
                         })
                     })
                     .collect::<Result<Vec<_>>>()?;
-                let cursor = table.cursor_field.as_deref().and_then(|c| column_index(&table.schema, c));
+                let cursor = table
+                    .cursor_field
+                    .as_deref()
+                    .and_then(|c| column_index(&table.schema, c));
                 let plan = merge::plan(
                     &store,
                     run_id,
@@ -274,7 +337,10 @@ impl Sink for ParquetSink {
         let store = self.store().await?;
         for table in staged {
             let actions: Actions = serde_json::from_value(table.actions.clone()).map_err(|e| {
-                Error::internal(format!("commit record of table {} is unreadable: {e}", table.table))
+                Error::internal(format!(
+                    "commit record of table {} is unreadable: {e}",
+                    table.table
+                ))
             })?;
             for file in &actions.add {
                 let (from, to) = (Path::from(file.from.as_str()), Path::from(file.to.as_str()));
@@ -283,7 +349,13 @@ impl Sink for ParquetSink {
                     Err(object_store::Error::NotFound { .. }) => {
                         // Published before a crash: the file must be in place now.
                         store.head(&to).await.map_err(|e| {
-                            io_error(format!("staged file {} is missing and {} was never published", file.from, file.to), e)
+                            io_error(
+                                format!(
+                                    "staged file {} is missing and {} was never published",
+                                    file.from, file.to
+                                ),
+                                e,
+                            )
                         })?;
                     }
                     Err(e) => return Err(io_error(format!("failed to publish {}", file.to), e)),
@@ -311,7 +383,11 @@ impl Sink for ParquetSink {
             delete_if_exists(&store, path.as_ref()).await?;
         }
         // Local multipart writes leave `<file>#<n>` temporaries that listing skips.
-        let dir = self.location.root().join(layout::CHORUS_DIR).join("staging");
+        let dir = self
+            .location
+            .root()
+            .join(layout::CHORUS_DIR)
+            .join("staging");
         if tokio::fs::try_exists(&dir).await.unwrap_or(false) {
             tokio::fs::remove_dir_all(&dir)
                 .await

@@ -36,7 +36,10 @@ impl ObjectReader {
 
 impl AsyncFileReader for ObjectReader {
     fn get_bytes(&mut self, range: Range<u64>) -> BoxFuture<'_, parquet::errors::Result<Bytes>> {
-        self.store.get_range(&self.path, range).map_err(parquet_err).boxed()
+        self.store
+            .get_range(&self.path, range)
+            .map_err(parquet_err)
+            .boxed()
     }
 
     fn get_byte_ranges(

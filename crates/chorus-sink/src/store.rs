@@ -38,6 +38,7 @@ impl Location {
         if path.trim().is_empty() {
             return Err("the path is empty".into());
         }
+        let root = normalise(&root);
         check_creatable(&root)?;
         Ok(Self {
             root,
@@ -72,6 +73,29 @@ impl Location {
     }
 }
 
+/// Removes `.` and `a/..` from a path without touching the file system.
+fn normalise(path: &FsPath) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) {
+                    out.pop();
+                } else {
+                    out.push("..");
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    if out.as_os_str().is_empty() {
+        out.push(".");
+    }
+    out
+}
+
 /// Checks that `root` is, or could be created as, a writable folder.
 fn check_creatable(root: &FsPath) -> std::result::Result<(), String> {
     let mut current = Some(root);
@@ -84,10 +108,7 @@ fn check_creatable(root: &FsPath) -> std::result::Result<(), String> {
                 return Ok(());
             }
             Ok(_) => {
-                return Err(format!(
-                    "{} is a file, not a folder",
-                    dir.display()
-                ));
+                return Err(format!("{} is a file, not a folder", dir.display()));
             }
             Err(_) => current = dir.parent(),
         }
@@ -109,6 +130,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let loc = Location::parse("out/lake", dir.path()).unwrap();
         assert_eq!(loc.root(), dir.path().join("out/lake"));
+        let loc = Location::parse("../out/./lake", &dir.path().join("pipelines")).unwrap();
+        assert_eq!(loc.root(), dir.path().join("out/lake"));
+        assert_eq!(
+            normalise(FsPath::new("../a/../../b")),
+            PathBuf::from("../../b")
+        );
     }
 
     #[test]

@@ -14,9 +14,9 @@ use arrow::record_batch::RecordBatch;
 use chorus_core::failpoint;
 use chorus_core::{Error, Result};
 use object_store::ObjectStore;
+use object_store::buffered::BufWriter;
 use object_store::path::Path;
 use parquet::arrow::AsyncArrowWriter;
-use object_store::buffered::BufWriter;
 use parquet::basic::{Compression as Codec, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use serde::{Deserialize, Serialize};
@@ -157,8 +157,9 @@ impl TableWriter {
         let from = layout::staged_path(&self.run_id, &self.table, partition, &name);
         let to = layout::published_path(&self.table, partition, &name);
         let sink = BufWriter::new(Arc::clone(&self.store), from.clone());
-        let writer = AsyncArrowWriter::try_new(sink, Arc::clone(&self.schema), Some(self.props.clone()))
-            .map_err(|e| Error::io(format!("failed to start {from}: {e}")))?;
+        let writer =
+            AsyncArrowWriter::try_new(sink, Arc::clone(&self.schema), Some(self.props.clone()))
+                .map_err(|e| Error::io(format!("failed to start {from}: {e}")))?;
         Ok(OpenFile {
             writer,
             from,
@@ -244,9 +245,7 @@ pub fn split_by_day(batch: &RecordBatch, col: usize) -> Result<Vec<(Option<Strin
 }
 
 fn day_label(day: Option<i32>) -> String {
-    match day.and_then(|d| {
-        chrono::NaiveDate::from_num_days_from_ce_opt(d + 719_163)
-    }) {
+    match day.and_then(|d| chrono::NaiveDate::from_num_days_from_ce_opt(d + 719_163)) {
         Some(date) => date.format("%Y-%m-%d").to_string(),
         None => NULL_PARTITION.to_owned(),
     }
@@ -267,7 +266,12 @@ mod tests {
         let batch = RecordBatch::try_new(
             schema,
             vec![
-                Arc::new(Date32Array::from(vec![Some(19_723), None, Some(19_723), Some(0)])),
+                Arc::new(Date32Array::from(vec![
+                    Some(19_723),
+                    None,
+                    Some(19_723),
+                    Some(0),
+                ])),
                 Arc::new(Int64Array::from(vec![1, 2, 3, 4])),
             ],
         )

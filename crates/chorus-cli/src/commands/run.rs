@@ -1,0 +1,241 @@
+//! `chorus run`.
+
+use std::io::Write;
+
+use chorus_core::Window;
+use chorus_runner::summary::{RunSummary, Status};
+use chorus_runner::{RunOptions, run as run_plan};
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::{Context, load};
+use crate::cli::RunArgs;
+use crate::exit;
+
+/// Parses `--start`/`--end`: a date (midnight UTC) or an RFC 3339 time.
+pub fn parse_time(flag: &str, value: &str) -> Result<DateTime<Utc>, String> {
+    if let Ok(d) = NaiveDate::parse_from_str(value, "%Y-%m-%d") {
+        return d
+            .and_hms_opt(0, 0, 0)
+            .map(|t| t.and_utc())
+            .ok_or_else(|| format!("{flag} {value} is out of range"));
+    }
+    DateTime::parse_from_rfc3339(value)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| format!("{flag} {value:?} is neither a date (2024-01-31) nor an RFC 3339 time (2024-01-31T00:00:00Z)"))
+}
+
+/// Runs a pipeline.
+pub async fn run(ctx: &Context, args: RunArgs) -> u8 {
+    let window = match (
+        args.start
+            .as_deref()
+            .map(|v| parse_time("--start", v))
+            .transpose(),
+        args.end
+            .as_deref()
+            .map(|v| parse_time("--end", v))
+            .transpose(),
+    ) {
+        (Ok(start), Ok(end)) => Window { start, end },
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("error: {e}");
+            return exit::USAGE;
+        }
+    };
+    if let (Some(s), Some(e)) = (window.start, window.end)
+        && s >= e
+    {
+        eprintln!("error: --start must be before --end");
+        return exit::USAGE;
+    }
+    let plan = match load(ctx, &args.pipeline) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let selection = match chorus_runner::run::select(&plan, &args.select) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::USAGE;
+        }
+    };
+    if args.dry_run {
+        return dry_run(&plan, &selection, &window, args.full_refresh).await;
+    }
+    let opts = RunOptions {
+        select: args.select.clone(),
+        window,
+        full_refresh: args.full_refresh,
+    };
+    let observer = crate::progress::observer(ctx.progress);
+    let report = match run_plan(&plan, &opts, observer).await {
+        Ok(r) => r,
+        Err(e) => {
+            let e = e.redacted(&plan.secrets);
+            eprintln!("error: run of pipeline \"{}\" failed: {e}", plan.name);
+            return exit::for_kind(e.kind());
+        }
+    };
+    let to_stdout = args
+        .summary_json
+        .as_deref()
+        .is_some_and(|p| p.as_os_str() == "-");
+    let table = render_summary(&report.summary);
+    if to_stdout {
+        eprint!("{table}");
+    } else {
+        print!("{table}");
+    }
+    if let Some(path) = &args.summary_json {
+        let json = match serde_json::to_string_pretty(&report.summary) {
+            Ok(j) => j,
+            Err(e) => {
+                eprintln!(
+                    "error: cannot encode the run summary: {e} (this is a bug in chorus, please report it)"
+                );
+                return exit::PARTIAL;
+            }
+        };
+        let written = if to_stdout {
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "{json}")
+        } else {
+            std::fs::write(path, json + "\n")
+        };
+        if let Err(e) = written {
+            eprintln!(
+                "error: cannot write the run summary to {}: {e}",
+                path.display()
+            );
+            return exit::PARTIAL;
+        }
+    }
+    for s in &report.summary.streams {
+        if let Some(e) = &s.error {
+            eprintln!("error: stream \"{}\" {}: {e}", s.id, status_word(s.status));
+        }
+    }
+    exit::for_failures(&report.failures)
+}
+
+fn status_word(status: Status) -> &'static str {
+    match status {
+        Status::Committed => "committed",
+        Status::Failed => "failed",
+        Status::Skipped => "was not committed",
+        Status::Planned => "planned",
+    }
+}
+
+/// The human summary printed after a run.
+pub fn render_summary(s: &RunSummary) -> String {
+    let mut out = String::new();
+    let outcome = match (s.success, s.commit) {
+        (true, Some(c)) => format!("committed (commit {c})"),
+        (true, None) => "had nothing new to commit".to_owned(),
+        (false, Some(c)) => format!("partly committed (commit {c})"),
+        (false, None) => "failed; nothing was committed".to_owned(),
+    };
+    out.push_str(&format!(
+        "pipeline {}: run {} {} in {:.1} s\n",
+        s.pipeline,
+        s.run_id,
+        outcome,
+        s.duration_ms as f64 / 1000.0
+    ));
+    if !s.tables.is_empty() {
+        out.push_str(&format!(
+            "  {:<28} {:>10} {:>6}  {:<10} {}\n",
+            "table", "rows", "files", "status", "location"
+        ));
+        for t in &s.tables {
+            out.push_str(&format!(
+                "  {:<28} {:>10} {:>6}  {:<10} {}/{}\n",
+                t.table,
+                t.rows,
+                t.files,
+                status_word(t.status),
+                t.location,
+                t.table
+            ));
+        }
+    }
+    out
+}
+
+async fn dry_run(
+    plan: &chorus_runner::Plan,
+    sel: &chorus_runner::run::Selection,
+    window: &Window,
+    full_refresh: bool,
+) -> u8 {
+    let state = match chorus_runner::run::commit_log(plan).await {
+        Ok(log) => log.state().await.unwrap_or_default(),
+        Err(_) => Default::default(),
+    };
+    println!(
+        "pipeline {} (dry run: nothing is read or written)",
+        plan.name
+    );
+    println!("state: {}", plan.state_location.display());
+    if window.start.is_some() || window.end.is_some() {
+        println!(
+            "window: {} .. {}",
+            window.start.map_or("-".into(), |t| t.to_rfc3339()),
+            window.end.map_or("-".into(), |t| t.to_rfc3339())
+        );
+    }
+    println!("streams:");
+    for id in &sel.streams {
+        let from = if full_refresh {
+            "full refresh".to_owned()
+        } else {
+            match state.get(id).and_then(|s| s.cursor.as_ref()) {
+                Some(c) => format!("from {}", serde_json::to_string(c).unwrap_or_default()),
+                None => "from the start".to_owned(),
+            }
+        };
+        println!("  {id:<32} {from}");
+    }
+    if !sel.transforms.is_empty() {
+        println!("transforms:");
+        for t in &sel.transforms {
+            println!("  {t}");
+        }
+    }
+    println!("tables:");
+    for (si, input) in &sel.tables {
+        let node = &plan.sinks[*si];
+        println!(
+            "  {input:<32} -> sink {} at {}/{}",
+            node.id,
+            node.sink.location(),
+            node.sink.table_name(input)
+        );
+    }
+    exit::OK
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_and_times_parse() {
+        assert_eq!(
+            parse_time("--start", "2024-01-31").unwrap().to_rfc3339(),
+            "2024-01-31T00:00:00+00:00"
+        );
+        assert_eq!(
+            parse_time("--end", "2024-01-31T10:00:00+02:00")
+                .unwrap()
+                .to_rfc3339(),
+            "2024-01-31T08:00:00+00:00"
+        );
+        assert!(
+            parse_time("--start", "yesterday")
+                .unwrap_err()
+                .contains("neither a date")
+        );
+    }
+}

@@ -1,0 +1,25 @@
+//! `chorus validate`.
+
+use std::path::Path;
+
+use super::{Context, load};
+use crate::exit;
+
+/// Validates a pipeline offline.
+pub fn validate(ctx: &Context, path: &Path) -> u8 {
+    match load(ctx, path) {
+        Ok(plan) => {
+            let streams: usize = plan.sources.iter().map(|s| s.streams.len()).sum();
+            println!(
+                "ok: pipeline \"{}\" is valid ({} sources, {} streams, {} transforms, {} sinks)",
+                plan.name,
+                plan.sources.len(),
+                streams,
+                plan.transforms.len(),
+                plan.sinks.len()
+            );
+            exit::OK
+        }
+        Err(code) => code,
+    }
+}

@@ -1,0 +1,62 @@
+//! The `chorus` binary: parses the command line, sets up logging, runs a command and exits
+//! with the code that tells an orchestrator what to do next (see [`exit`]).
+//!
+//! What lives here: argument parsing ([`cli`]), the registry of built-in components
+//! ([`registry`]), the exit codes ([`exit`]), logging ([`logging`]), progress ([`progress`]) and
+//! one module per command ([`commands`]). Everything else lives in the library crates.
+
+mod cli;
+mod commands;
+mod exit;
+mod logging;
+mod progress;
+mod registry;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            });
+        }
+    };
+    let redactions = logging::Redactions::default();
+    logging::init(cli.log_format, &cli.log_level, redactions.clone());
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(exit::PARTIAL);
+        }
+    };
+    let ctx = commands::Context {
+        redactions,
+        progress: cli.progress,
+    };
+    let code = runtime.block_on(async move {
+        match cli.command {
+            Command::Run(args) => commands::run::run(&ctx, args).await,
+            Command::Validate { pipeline } => commands::validate::validate(&ctx, &pipeline),
+            Command::Check { pipeline } => commands::check::check(&ctx, &pipeline).await,
+            Command::Discover { pipeline } => commands::inspect::discover(&ctx, &pipeline),
+            Command::Schema { connector } => commands::inspect::schema(&connector),
+            Command::Connectors => commands::inspect::connectors(),
+            Command::State { action } => commands::state::state(&ctx, action).await,
+            Command::Init { connectors } => commands::inspect::init(&connectors),
+        }
+    });
+    ExitCode::from(code)
+}

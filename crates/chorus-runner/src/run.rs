@@ -1,0 +1,723 @@
+//! Running a plan: streams → transforms → sinks through bounded channels, then one commit.
+//!
+//! Every selected stream reads in its own task (at most `concurrency` at once) and sends its
+//! batches, with the metadata columns appended, to every transform and sink that takes it. A
+//! failure travels down the same channels, so whatever depends on a failed stream fails too.
+//! When everything has finished, the runner decides what can be committed: a table only if
+//! every stream behind it succeeded and will advance its cursor, a cursor only if every table
+//! it feeds is committed — so a rerun never duplicates what was committed nor skips what was
+//! not. Then it writes the commit record, publishes, and marks the record done.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Instant;
+
+use arrow::array::{ArrayRef, StringArray, TimestampMicrosecondArray};
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
+use chorus_core::failpoint;
+use chorus_core::{
+    BatchStream, Error, ErrorKind, ReadContext, Result, StagedTable, StreamEvent, StreamState,
+    TableSpec, Window,
+};
+use chrono::Utc;
+use futures::{FutureExt, StreamExt};
+use tokio::sync::{Semaphore, mpsc};
+use tokio::task::JoinSet;
+
+use crate::compile::{Origin, Plan};
+use crate::state::{CommitLog, CommitRecord, CommittedTable, Head, RECORD_VERSION};
+use crate::summary::{RunSummary, SUMMARY_VERSION, Status, StreamSummary, TableSummary};
+
+/// Batches in flight on one edge of the graph.
+pub const CHANNEL_BATCHES: usize = 4;
+
+/// What a run is asked to do.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// `--select` globs over input ids; empty selects everything.
+    pub select: Vec<String>,
+    /// `--start`/`--end`.
+    pub window: Window,
+    /// `--full-refresh`: ignore state.
+    pub full_refresh: bool,
+}
+
+/// Hooks for progress reporting.
+pub trait Observer: Send + Sync {
+    /// A stream started reading.
+    fn stream_started(&self, _id: &str) {}
+    /// A stream delivered rows.
+    fn rows(&self, _id: &str, _rows: u64) {}
+    /// A stream finished, with its error if it failed.
+    fn stream_finished(&self, _id: &str, _error: Option<&Error>) {}
+}
+
+/// An observer that reports nothing.
+pub struct Silent;
+
+impl Observer for Silent {}
+
+/// What a run selected.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Selection {
+    /// Stream ids to read.
+    pub streams: BTreeSet<String>,
+    /// Transform ids to run.
+    pub transforms: BTreeSet<String>,
+    /// (sink index, input id) pairs to write.
+    pub tables: Vec<(usize, String)>,
+}
+
+/// Resolves `--select` globs: the matching streams and transforms, what depends on them, and
+/// whatever those need to be computed.
+pub fn select(plan: &Plan, patterns: &[String]) -> std::result::Result<Selection, String> {
+    let globs = patterns
+        .iter()
+        .map(|p| {
+            glob::Pattern::new(p).map_err(|e| format!("--select {p:?} is not a valid glob: {e}"))
+        })
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let mut chosen: BTreeSet<String> = plan
+        .tables
+        .keys()
+        .filter(|id| globs.is_empty() || globs.iter().any(|g| g.matches(id)))
+        .cloned()
+        .collect();
+    if chosen.is_empty() {
+        return Err(format!(
+            "--select {} matches no stream or transform; inputs are: {}",
+            patterns.join(" "),
+            plan.tables.keys().cloned().collect::<Vec<_>>().join(", ")
+        ));
+    }
+    // Descendants: transforms reading anything chosen.
+    loop {
+        let before = chosen.len();
+        for t in &plan.transforms {
+            if t.inputs.iter().any(|i| chosen.contains(i)) {
+                chosen.insert(t.id.clone());
+            }
+        }
+        if chosen.len() == before {
+            break;
+        }
+    }
+    let tables: Vec<(usize, String)> = plan
+        .sinks
+        .iter()
+        .enumerate()
+        .flat_map(|(si, s)| {
+            s.inputs
+                .iter()
+                .filter(|i| chosen.contains(*i))
+                .map(move |i| (si, i.clone()))
+        })
+        .collect();
+    // Ancestors of what is written.
+    let mut sel = Selection {
+        tables,
+        ..Selection::default()
+    };
+    let mut todo: Vec<String> = sel.tables.iter().map(|(_, i)| i.clone()).collect();
+    while let Some(id) = todo.pop() {
+        match plan.tables.get(&id).map(|t| t.origin) {
+            Some(Origin::Stream(..)) => {
+                sel.streams.insert(id);
+            }
+            Some(Origin::Transform(ti)) if sel.transforms.insert(id) => {
+                todo.extend(plan.transforms[ti].inputs.iter().cloned());
+            }
+            _ => {}
+        }
+    }
+    Ok(sel)
+}
+
+/// A new run id: sortable by time, unique.
+pub fn new_run_id() -> String {
+    let suffix: u32 = rand::random::<u32>() & 0x00ff_ffff;
+    format!("{}-{suffix:06x}", Utc::now().format("%Y%m%dT%H%M%SZ"))
+}
+
+/// Opens the pipeline's commit log.
+pub async fn commit_log(plan: &Plan) -> Result<CommitLog> {
+    let store = plan.state_location.store().await?;
+    Ok(CommitLog::new(store, plan.state_location.display()))
+}
+
+/// Finishes a commit a crashed run left pending, then removes staging nobody will publish.
+/// Returns the sequence number of the commit it finished, if any.
+pub async fn recover(plan: &Plan, log: &CommitLog) -> Result<Option<u64>> {
+    let mut finished = None;
+    if let Some(Head {
+        record,
+        done: false,
+    }) = log.head().await?
+    {
+        tracing::warn!(run_id = %record.run_id, seq = record.seq, "Finishing the commit of an interrupted run.");
+        publish(plan, &record).await?;
+        log.mark_done(record.seq).await?;
+        finished = Some(record.seq);
+    }
+    for s in &plan.sinks {
+        s.sink
+            .clean_staging()
+            .await
+            .map_err(|e| e.context(format!("sink \"{}\"", s.id)))?;
+    }
+    Ok(finished)
+}
+
+async fn publish(plan: &Plan, record: &CommitRecord) -> Result<()> {
+    let mut by_sink: BTreeMap<&str, Vec<StagedTable>> = BTreeMap::new();
+    for t in &record.tables {
+        by_sink
+            .entry(t.sink.as_str())
+            .or_default()
+            .push(t.staged.clone());
+    }
+    for (sink_id, tables) in by_sink {
+        let node = plan.sinks.iter().find(|s| s.id == sink_id).ok_or_else(|| {
+            Error::config(format!(
+                "commit {} of run {} must still publish to sink \"{sink_id}\", which is no longer in the pipeline; restore the sink for one run",
+                record.seq, record.run_id
+            ))
+        })?;
+        node.sink
+            .publish(&record.run_id, &tables)
+            .await
+            .map_err(|e| e.context(format!("failed to publish to sink \"{sink_id}\"")))?;
+    }
+    Ok(())
+}
+
+type Sender = mpsc::Sender<Result<RecordBatch>>;
+
+fn receiver_stream(rx: mpsc::Receiver<Result<RecordBatch>>) -> BatchStream {
+    Box::pin(futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|b| (b, rx))
+    }))
+}
+
+async fn broadcast(senders: &mut Vec<Sender>, item: Result<RecordBatch>) {
+    match item {
+        Ok(batch) => {
+            let mut open = Vec::with_capacity(senders.len());
+            for tx in senders.drain(..) {
+                if tx.send(Ok(batch.clone())).await.is_ok() {
+                    open.push(tx);
+                }
+            }
+            *senders = open;
+        }
+        Err(err) => {
+            for tx in senders.iter() {
+                let _ = tx.send(Err(Error::new(err.kind(), err.message()))).await;
+            }
+        }
+    }
+}
+
+/// Checks a batch against the declared schema and appends the metadata columns.
+fn stamp(
+    batch: RecordBatch,
+    id: &str,
+    schema: &SchemaRef,
+    source: &str,
+    run_id: &str,
+) -> Result<RecordBatch> {
+    let n = batch.num_rows();
+    let declared = schema.fields().len() - 3;
+    if batch.num_columns() != declared {
+        return Err(Error::contract(format!(
+            "stream \"{id}\" sent {} columns, its schema declares {declared}",
+            batch.num_columns()
+        )));
+    }
+    for (field, col) in schema.fields().iter().zip(batch.columns()) {
+        if field.data_type() != col.data_type() {
+            return Err(Error::contract(format!(
+                "column \"{}\" of stream \"{id}\" is {}, the stream declares {}",
+                field.name(),
+                chorus_core::schema::type_name(col.data_type()),
+                chorus_core::schema::type_name(field.data_type())
+            )));
+        }
+    }
+    let now = Utc::now().timestamp_micros();
+    let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
+    columns.push(Arc::new(StringArray::from_iter_values(
+        std::iter::repeat_n(source, n),
+    )));
+    columns.push(Arc::new(
+        TimestampMicrosecondArray::from(vec![now; n]).with_timezone("UTC"),
+    ));
+    columns.push(Arc::new(StringArray::from_iter_values(
+        std::iter::repeat_n(run_id, n),
+    )));
+    RecordBatch::try_new(Arc::clone(schema), columns).map_err(|e| {
+        Error::contract(format!(
+            "stream \"{id}\" sent a batch that does not fit its schema: {e}"
+        ))
+    })
+}
+
+/// What one stream task reports.
+struct StreamOutcome {
+    id: String,
+    rows: u64,
+    batches: u64,
+    duration_ms: u64,
+    checkpoint: Option<StreamState>,
+    error: Option<Error>,
+}
+
+enum Done {
+    Stream(StreamOutcome),
+    Transform(String, Option<Error>),
+    Table(usize, String, Result<StagedTable>),
+}
+
+fn panic_error(what: &str, panic: Box<dyn std::any::Any + Send>) -> Error {
+    let msg = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into());
+    Error::internal(format!("{what} panicked: {msg}"))
+}
+
+/// What a run did: its summary, and the kinds of every failure (for the exit code).
+pub struct RunReport {
+    /// The summary.
+    pub summary: RunSummary,
+    /// The kind of each stream or table failure.
+    pub failures: Vec<ErrorKind>,
+}
+
+/// Runs the plan once.
+pub async fn run(plan: &Plan, opts: &RunOptions, observer: Arc<dyn Observer>) -> Result<RunReport> {
+    let started_at = Utc::now();
+    let clock = Instant::now();
+    let sel = select(plan, &opts.select).map_err(Error::config)?;
+    let log = commit_log(plan).await?;
+    recover(plan, &log).await?;
+    let head = log.head().await?;
+    let state_before = head
+        .as_ref()
+        .map(|h| h.record.state.clone())
+        .unwrap_or_default();
+    let run_id = new_run_id();
+    tracing::info!(pipeline = %plan.name, run_id = %run_id, streams = sel.streams.len(), "Run started.");
+
+    // Wire the graph: consumers of every table.
+    let mut consumers: HashMap<String, Vec<Sender>> = HashMap::new();
+    let mut tasks: JoinSet<Done> = JoinSet::new();
+    for (si, input) in &sel.tables {
+        let (tx, rx) = mpsc::channel(CHANNEL_BATCHES);
+        consumers.entry(input.clone()).or_default().push(tx);
+        let node = &plan.sinks[*si];
+        let info = &plan.tables[input];
+        let spec = TableSpec {
+            input: input.clone(),
+            schema: Arc::clone(&info.schema),
+            primary_key: info.primary_key.clone(),
+            cursor_field: info.cursor_field.clone(),
+        };
+        let sink = Arc::clone(&node.sink);
+        let (si, input, sink_id, run_id) = (*si, input.clone(), node.id.clone(), run_id.clone());
+        tasks.spawn(async move {
+            let result = AssertUnwindSafe(sink.write(&spec, &run_id, receiver_stream(rx)))
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|p| Err(panic_error(&format!("sink \"{sink_id}\""), p)))
+                .map_err(|e| e.context(format!("sink \"{sink_id}\" failed to write \"{input}\"")));
+            Done::Table(si, input, result)
+        });
+    }
+    let mut transform_inputs = Vec::new();
+    for t in plan
+        .transforms
+        .iter()
+        .filter(|t| sel.transforms.contains(&t.id))
+    {
+        let mut inputs = Vec::new();
+        for input in &t.inputs {
+            let (tx, rx) = mpsc::channel(CHANNEL_BATCHES);
+            consumers.entry(input.clone()).or_default().push(tx);
+            inputs.push((input.clone(), receiver_stream(rx)));
+        }
+        transform_inputs.push((t, inputs));
+    }
+    for (t, inputs) in transform_inputs {
+        let mut senders = consumers.remove(&t.id).unwrap_or_default();
+        let transform = Arc::clone(&t.transform);
+        let id = t.id.clone();
+        tasks.spawn(async move {
+            let result = AssertUnwindSafe(async {
+                let mut out = transform.execute(inputs).await?;
+                while let Some(item) = out.next().await {
+                    let failed = item.is_err();
+                    let item = item.map_err(|e| e.context(format!("transform \"{id}\"")));
+                    let err = item
+                        .as_ref()
+                        .err()
+                        .map(|e| Error::new(e.kind(), e.message()));
+                    broadcast(&mut senders, item).await;
+                    if failed {
+                        return Err(err.unwrap_or_else(|| Error::internal("lost error")));
+                    }
+                }
+                Ok(())
+            })
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|p| Err(panic_error(&format!("transform \"{id}\""), p)));
+            if let Err(e) = &result {
+                broadcast(&mut senders, Err(Error::new(e.kind(), e.message()))).await;
+            }
+            Done::Transform(id, result.err())
+        });
+    }
+    let limit = Arc::new(Semaphore::new(plan.concurrency));
+    for s in &plan.sources {
+        for stream in &s.streams {
+            let id = format!("{}.{}", s.id, stream.spec().name);
+            if !sel.streams.contains(&id) {
+                continue;
+            }
+            let senders = consumers.remove(&id).unwrap_or_default();
+            let cx = ReadContext {
+                state: if opts.full_refresh {
+                    None
+                } else {
+                    state_before.get(&id).cloned()
+                },
+                window: opts.window,
+                run_id: run_id.clone(),
+            };
+            let events = stream.read(cx);
+            let schema = Arc::clone(&plan.tables[&id].schema);
+            let (limit, observer, source_id, run_id) = (
+                Arc::clone(&limit),
+                Arc::clone(&observer),
+                s.id.clone(),
+                run_id.clone(),
+            );
+            tasks.spawn(async move {
+                let _permit = limit.acquire_owned().await;
+                observer.stream_started(&id);
+                let read = read_stream(
+                    id.clone(),
+                    events,
+                    senders,
+                    schema,
+                    source_id,
+                    run_id,
+                    observer.as_ref(),
+                );
+                let outcome = AssertUnwindSafe(read)
+                    .catch_unwind()
+                    .await
+                    .unwrap_or_else(|p| StreamOutcome {
+                        id: id.clone(),
+                        rows: 0,
+                        batches: 0,
+                        duration_ms: 0,
+                        checkpoint: None,
+                        error: Some(panic_error(&format!("stream \"{id}\""), p)),
+                    });
+                observer.stream_finished(&id, outcome.error.as_ref());
+                Done::Stream(outcome)
+            });
+        }
+    }
+    drop(consumers);
+
+    let mut streams: BTreeMap<String, StreamOutcome> = BTreeMap::new();
+    let mut transform_errors: BTreeMap<String, Error> = BTreeMap::new();
+    let mut tables: BTreeMap<(usize, String), Result<StagedTable>> = BTreeMap::new();
+    while let Some(done) = tasks.join_next().await {
+        match done {
+            Ok(Done::Stream(o)) => {
+                streams.insert(o.id.clone(), o);
+            }
+            Ok(Done::Transform(id, err)) => {
+                if let Some(e) = err {
+                    transform_errors.insert(id, e);
+                }
+            }
+            Ok(Done::Table(si, input, r)) => {
+                tables.insert((si, input), r);
+            }
+            Err(e) => return Err(Error::internal(format!("a run task was lost: {e}"))),
+        }
+    }
+
+    // Decide what commits.
+    let upstream = |input: &str| upstream_streams(plan, input);
+    let mut advancing: BTreeSet<String> = streams
+        .values()
+        .filter(|o| o.error.is_none())
+        .map(|o| o.id.clone())
+        .collect();
+    let mut committed: BTreeSet<(usize, String)> = tables
+        .iter()
+        .filter(|(_, r)| r.is_ok())
+        .map(|(k, _)| k.clone())
+        .collect();
+    loop {
+        let before = (advancing.len(), committed.len());
+        committed.retain(|(_, input)| upstream(input).iter().all(|s| advancing.contains(s)));
+        advancing.retain(|s| {
+            tables
+                .keys()
+                .filter(|(_, input)| upstream(input).contains(s))
+                .all(|k| committed.contains(k))
+        });
+        if (advancing.len(), committed.len()) == before {
+            break;
+        }
+    }
+
+    let mut state_after = state_before.clone();
+    for id in &advancing {
+        if let Some(cp) = streams.get(id).and_then(|o| o.checkpoint.clone()) {
+            let new = match (opts.full_refresh, state_before.get(id)) {
+                (false, Some(old)) => old.clone().advance(cp),
+                _ => cp,
+            };
+            state_after.insert(id.clone(), new);
+        }
+    }
+    let committed_tables: Vec<CommittedTable> = committed
+        .iter()
+        .filter_map(|k| match tables.get(k) {
+            Some(Ok(staged)) => Some(CommittedTable {
+                sink: plan.sinks[k.0].id.clone(),
+                staged: staged.clone(),
+            }),
+            _ => None,
+        })
+        .collect();
+
+    let mut commit = None;
+    let mut run_error = None;
+    if !committed_tables.is_empty() || state_after != state_before {
+        let record = CommitRecord {
+            version: RECORD_VERSION,
+            seq: head.as_ref().map_or(1, |h| h.record.seq + 1),
+            run_id: run_id.clone(),
+            pipeline: plan.name.clone(),
+            created_at: Utc::now(),
+            tables: committed_tables,
+            state: state_after.clone(),
+        };
+        match commit_record(plan, &log, &record).await {
+            Ok(()) => commit = Some(record.seq),
+            Err(e) => run_error = Some(e),
+        }
+    }
+    for s in &plan.sinks {
+        if let Err(e) = s.sink.clean_staging().await {
+            tracing::warn!(sink = %s.id, error = %e, "Could not clean staging.");
+        }
+    }
+    if commit.is_some()
+        && let Err(e) = log.prune().await
+    {
+        tracing::warn!(error = %e, "Could not prune old commit records.");
+    }
+
+    // Summarise.
+    let committed_ok = commit.is_some() && run_error.is_none();
+    let mut failures = Vec::new();
+    let mut stream_summaries = Vec::new();
+    for s in &plan.sources {
+        for stream in &s.streams {
+            let id = format!("{}.{}", s.id, stream.spec().name);
+            let Some(o) = streams.get(&id) else { continue };
+            let error = o.error.as_ref().or_else(|| {
+                // A stream that read fine but was held back: blame what it feeds.
+                tables
+                    .iter()
+                    .filter(|((_, input), _)| upstream(input).contains(&id))
+                    .find_map(|(_, r)| r.as_ref().err())
+            });
+            let status = if o.error.is_some() {
+                Status::Failed
+            } else if advancing.contains(&id)
+                && (committed_ok || commit.is_none())
+                && run_error.is_none()
+            {
+                Status::Committed
+            } else {
+                Status::Skipped
+            };
+            if let Some(e) = &o.error {
+                failures.push(e.kind());
+            }
+            stream_summaries.push(StreamSummary {
+                id: id.clone(),
+                status,
+                rows: o.rows,
+                batches: o.batches,
+                pages: 0,
+                retries: 0,
+                duration_ms: o.duration_ms,
+                state_before: state_before.get(&id).cloned(),
+                state_after: if status == Status::Committed {
+                    state_after.get(&id).cloned()
+                } else {
+                    state_before.get(&id).cloned()
+                },
+                error: error.map(|e| e.clone().redacted(&plan.secrets).to_string()),
+                error_kind: error.map(|e| format!("{:?}", e.kind()).to_lowercase()),
+            });
+        }
+    }
+    let mut table_summaries = Vec::new();
+    for ((si, input), result) in &tables {
+        let node = &plan.sinks[*si];
+        let is_committed = committed.contains(&(*si, input.clone())) && committed_ok;
+        let (rows, files, bytes, table) = match result {
+            Ok(s) => (s.rows, s.files, s.bytes, s.table.clone()),
+            Err(_) => (0, 0, 0, node.sink.table_name(input)),
+        };
+        if let Err(e) = result
+            && !upstream(input)
+                .iter()
+                .any(|s| streams.get(s).is_some_and(|o| o.error.is_some()))
+        {
+            failures.push(e.kind());
+        }
+        table_summaries.push(TableSummary {
+            sink: node.id.clone(),
+            input: input.clone(),
+            table,
+            location: node.sink.location(),
+            status: if is_committed {
+                Status::Committed
+            } else if result.is_err() {
+                Status::Failed
+            } else {
+                Status::Skipped
+            },
+            rows: if is_committed { rows } else { 0 },
+            files: if is_committed { files } else { 0 },
+            bytes: if is_committed { bytes } else { 0 },
+            error: result
+                .as_ref()
+                .err()
+                .map(|e| e.clone().redacted(&plan.secrets).to_string()),
+        });
+    }
+    // A transform's failure reaches the sinks it feeds; it counts once, through them.
+    drop(transform_errors);
+    if let Some(e) = &run_error {
+        failures.push(e.kind());
+    }
+    let success = failures.is_empty()
+        && stream_summaries
+            .iter()
+            .all(|s| s.status == Status::Committed)
+        && run_error.is_none();
+    let summary = RunSummary {
+        version: SUMMARY_VERSION,
+        pipeline: plan.name.clone(),
+        run_id: run_id.clone(),
+        started_at,
+        finished_at: Utc::now(),
+        duration_ms: clock.elapsed().as_millis() as u64,
+        success,
+        commit: if committed_ok { commit } else { None },
+        streams: stream_summaries,
+        tables: table_summaries,
+        error: run_error
+            .as_ref()
+            .map(|e| e.clone().redacted(&plan.secrets).to_string()),
+    };
+    tracing::info!(pipeline = %plan.name, run_id = %run_id, success, commit = ?summary.commit, "Run finished.");
+    Ok(RunReport { summary, failures })
+}
+
+async fn commit_record(plan: &Plan, log: &CommitLog, record: &CommitRecord) -> Result<()> {
+    failpoint::hit("commit.before_record");
+    log.write(record).await?;
+    failpoint::hit("commit.after_record");
+    publish(plan, record).await?;
+    failpoint::hit("commit.before_done");
+    log.mark_done(record.seq).await?;
+    failpoint::hit("commit.after_done");
+    Ok(())
+}
+
+/// The source streams a table is computed from.
+pub fn upstream_streams(plan: &Plan, input: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut todo = vec![input.to_owned()];
+    let mut seen = BTreeSet::new();
+    while let Some(id) = todo.pop() {
+        if !seen.insert(id.clone()) {
+            continue;
+        }
+        match plan.tables.get(&id).map(|t| t.origin) {
+            Some(Origin::Stream(..)) => {
+                out.insert(id);
+            }
+            Some(Origin::Transform(ti)) => todo.extend(plan.transforms[ti].inputs.iter().cloned()),
+            None => {}
+        }
+    }
+    out
+}
+
+async fn read_stream(
+    id: String,
+    mut events: chorus_core::EventStream,
+    mut senders: Vec<Sender>,
+    schema: SchemaRef,
+    source_id: String,
+    run_id: String,
+    observer: &dyn Observer,
+) -> StreamOutcome {
+    let clock = Instant::now();
+    let mut outcome = StreamOutcome {
+        id: id.clone(),
+        rows: 0,
+        batches: 0,
+        duration_ms: 0,
+        checkpoint: None,
+        error: None,
+    };
+    while let Some(event) = events.next().await {
+        let result = event.and_then(|e| match e {
+            StreamEvent::Batch(b) => stamp(b, &id, &schema, &source_id, &run_id).map(Some),
+            StreamEvent::Checkpoint(state) => {
+                outcome.checkpoint = Some(state);
+                Ok(None)
+            }
+        });
+        match result {
+            Ok(Some(batch)) => {
+                outcome.rows += batch.num_rows() as u64;
+                outcome.batches += 1;
+                observer.rows(&id, batch.num_rows() as u64);
+                broadcast(&mut senders, Ok(batch)).await;
+                failpoint::hit("source.after_batch");
+            }
+            Ok(None) => {}
+            Err(e) => {
+                let e = e.context(format!("failed to read stream \"{id}\""));
+                tracing::error!(stream = %id, error = %e, "Stream failed.");
+                broadcast(&mut senders, Err(Error::new(e.kind(), e.message()))).await;
+                outcome.error = Some(e);
+                break;
+            }
+        }
+    }
+    outcome.duration_ms = clock.elapsed().as_millis() as u64;
+    outcome
+}
