@@ -1,1 +1,11 @@
-//! End-to-end tests of the chorus binary.
+//! End-to-end tests of the `chorus` binary: one test binary, one module per concern.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "test helpers fail the test loudly on any unexpected error"
+)]
+
+mod crash;
+mod run;
+mod util;
+mod validate;

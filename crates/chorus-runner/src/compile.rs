@@ -122,6 +122,7 @@ pub fn compile(
     // Sources.
     let mut sources = Vec::new();
     let mut tables: BTreeMap<String, TableInfo> = BTreeMap::new();
+    let mut excluded: BTreeSet<String> = BTreeSet::new();
     for c in &raw.sources {
         let Some((connector_doc, built)) = build_source(c, registry, &mut secrets, &mut diags)
         else {
@@ -146,9 +147,15 @@ pub fn compile(
                         diags.push(d);
                     }
                 }
-                all.into_iter()
-                    .filter(|s| wanted.iter().any(|w| w.get_ref() == &s.spec().name))
-                    .collect()
+                let (kept, left_out): (Vec<_>, Vec<_>) = all
+                    .into_iter()
+                    .partition(|s| wanted.iter().any(|w| w.get_ref() == &s.spec().name));
+                excluded.extend(
+                    left_out
+                        .iter()
+                        .map(|s| format!("{}.{}", c.id, s.spec().name)),
+                );
+                kept
             }
         };
         let si = sources.len();
@@ -207,7 +214,13 @@ pub fn compile(
             } else {
                 ok = false;
                 if !failed.contains(name) && !is_failed_source_stream(name, &source_ids, &sources) {
-                    diags.push(unknown_input(Kind::Transform, &c.id, input, &tables));
+                    diags.push(unknown_input(
+                        Kind::Transform,
+                        &c.id,
+                        input,
+                        &tables,
+                        &excluded,
+                    ));
                 }
             }
         }
@@ -250,7 +263,7 @@ pub fn compile(
 
     // Sinks.
     let mut sinks = Vec::new();
-    if raw.sinks.is_empty() && raw.name.is_some() {
+    if raw.sinks.is_empty() && raw.name.is_some() && !raw.unknown_sections {
         diags.push(Diagnostic::new("the pipeline has no sink", raw.name.as_ref().map(|n| n.span()))
             .help("add a [sinks.<id>] section with type = \"parquet\", inputs and a path; `chorus init parquet` prints one"));
     }
@@ -297,7 +310,7 @@ pub fn compile(
                     if !failed.contains(name)
                         && !is_failed_source_stream(name, &source_ids, &sources)
                     {
-                        diags.push(unknown_input(Kind::Sink, &c.id, input, &tables));
+                        diags.push(unknown_input(Kind::Sink, &c.id, input, &tables, &excluded));
                     }
                 }
             }
@@ -463,8 +476,17 @@ fn unknown_input(
     id: &str,
     input: &toml::Spanned<String>,
     tables: &BTreeMap<String, TableInfo>,
+    excluded: &BTreeSet<String>,
 ) -> Diagnostic {
     let name = input.get_ref();
+    if excluded.contains(name) {
+        let (source, stream) = name.split_once('.').unwrap_or((name, ""));
+        return Diagnostic::new(
+            format!("input \"{name}\" of {} \"{id}\" is a stream that source \"{source}\" does not read", kind.word()),
+            input.span(),
+        )
+        .help(format!("add \"{stream}\" to `streams` of [sources.{source}]"));
+    }
     let d = Diagnostic::new(
         format!(
             "input \"{name}\" of {} \"{id}\" does not match any stream or transform",
@@ -592,6 +614,8 @@ fn state_location(
         (Some(state), _) => (state.get_ref().clone(), state.span()),
         (None, Some(sink)) => {
             let path = sink.table.get_str("path")?;
+            // A sink path that cannot be written is reported by the sink itself.
+            Location::parse(path, &text.base_dir).ok()?;
             (
                 format!(
                     "{}/{}",

@@ -119,6 +119,9 @@ pub struct RawPipeline {
     pub transforms: Vec<RawComponent>,
     /// Sinks in file order.
     pub sinks: Vec<RawComponent>,
+    /// Whether an unknown section was found (a misspelt `[sinks]` should not also be
+    /// reported as a missing sink).
+    pub unknown_sections: bool,
 }
 
 const TOP_KEYS: &[&str] = &["pipeline", "sources", "transforms", "sinks"];
@@ -172,6 +175,7 @@ pub fn parse(
                 }
             }
             other => {
+                out.unknown_sections = true;
                 let mut d = Diagnostic::new(format!("unknown section `{other}`"), key_span);
                 d = match did_you_mean(other, TOP_KEYS.iter().copied()) {
                     Some(s) => d.help(format!("did you mean `{s}`?")),

@@ -1,0 +1,139 @@
+//! Helpers shared by the end-to-end tests.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use arrow::util::display::{ArrayFormatter, FormatOptions};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+/// A `chorus` command with no chorus variables inherited from the environment.
+pub fn chorus(cwd: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_chorus"));
+    cmd.current_dir(cwd)
+        .env("CHORUS_LOG", "warn")
+        .env_remove("CHORUS_FAILPOINT");
+    for (k, _) in std::env::vars() {
+        if k.starts_with("CHORUS_TEST_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd
+}
+
+/// Runs a command and returns its output.
+pub fn output(cmd: &mut Command) -> Output {
+    cmd.output().expect("chorus runs")
+}
+
+/// Text of stderr.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Text of stdout.
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Copies the files demo (pipeline and data) into `dir`, writing its output under `dir/out`.
+pub fn copy_demo(dir: &Path) -> PathBuf {
+    let src = repo().join("pipelines");
+    copy_dir(&src.join("data"), &dir.join("data"));
+    let text = std::fs::read_to_string(src.join("files_demo.toml"))
+        .unwrap()
+        .replace("../out/files_demo", "out");
+    let path = dir.join("files_demo.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Copies a folder recursively.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// Every file below `dir`, relative to it, sorted.
+pub fn files_below(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(base, &p, out);
+            } else {
+                out.push(p.strip_prefix(base).unwrap().to_string_lossy().into_owned());
+            }
+        }
+    }
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+/// The rows of a table folder as sorted text lines, without the per-run metadata columns, with
+/// the partition folder of each file in front.
+pub fn table_rows(table: &Path) -> Vec<String> {
+    let mut rows = Vec::new();
+    for file in files_below(table) {
+        assert!(
+            file.ends_with(".parquet"),
+            "a reader would see {file} in {}",
+            table.display()
+        );
+        let partition = Path::new(&file)
+            .parent()
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let reader = ParquetRecordBatchReaderBuilder::try_new(
+            std::fs::File::open(table.join(&file)).unwrap(),
+        )
+        .unwrap()
+        .build()
+        .unwrap();
+        for batch in reader {
+            let batch = batch.unwrap();
+            let keep: Vec<usize> = batch
+                .schema()
+                .fields()
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| f.name() != "_run_id" && f.name() != "_extracted_at")
+                .map(|(i, _)| i)
+                .collect();
+            let opts = FormatOptions::default();
+            let formatters: Vec<_> = keep
+                .iter()
+                .map(|&i| ArrayFormatter::try_new(batch.column(i).as_ref(), &opts).unwrap())
+                .collect();
+            for row in 0..batch.num_rows() {
+                let cells: Vec<String> = formatters
+                    .iter()
+                    .map(|f| f.value(row).to_string())
+                    .collect();
+                rows.push(format!("{partition}|{}", cells.join("|")));
+            }
+        }
+    }
+    rows.sort();
+    rows
+}
