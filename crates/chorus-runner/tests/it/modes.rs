@@ -1,0 +1,89 @@
+//! The sink modes: append keeps, overwrite_partitions replaces the days a run wrote, merge
+//! upserts on the primary key.
+
+use std::path::Path;
+
+use crate::support::{plan, registry, run, table};
+
+fn pipeline(mode: &str) -> String {
+    format!(
+        r#"[pipeline]
+name = "modes"
+
+[sources.ads]
+type = "files"
+
+[[sources.ads.files]]
+stream = "daily"
+paths = ["data/*.ndjson"]
+format = "ndjson"
+primary_key = ["day", "campaign"]
+schema = {{ day = "date" }}
+
+[sinks.lake]
+type = "parquet"
+inputs = ["ads.daily"]
+path = "out"
+partition_by = "day"
+mode = "{mode}"
+"#
+    )
+}
+
+fn write(dir: &Path, name: &str, lines: &[&str]) {
+    std::fs::create_dir_all(dir.join("data")).unwrap();
+    std::fs::write(dir.join("data").join(name), lines.join("\n") + "\n").unwrap();
+    // Modification times must move forward for the next run to see the file again.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+}
+
+async fn scenario(mode: &str) -> (usize, Vec<String>) {
+    let dir = tempfile::tempdir().unwrap();
+    let r = registry(|_| {});
+    write(
+        dir.path(),
+        "a.ndjson",
+        &[
+            r#"{"day": "2024-01-01", "campaign": "x", "spend": 1.0}"#,
+            r#"{"day": "2024-01-02", "campaign": "x", "spend": 2.0}"#,
+        ],
+    );
+    let p = plan(dir.path(), &pipeline(mode), &r, &[]).unwrap();
+    assert!(run(&p).await.summary.success);
+    // The export for the 2nd is restated, and a new day arrives.
+    write(
+        dir.path(),
+        "b.ndjson",
+        &[
+            r#"{"day": "2024-01-02", "campaign": "x", "spend": 2.5}"#,
+            r#"{"day": "2024-01-03", "campaign": "x", "spend": 3.0}"#,
+        ],
+    );
+    let report = run(&p).await;
+    assert!(report.summary.success, "{:?}", report.summary);
+    table(&dir.path().join("out/ads__daily"))
+}
+
+#[tokio::test]
+async fn append_keeps_every_row() {
+    let (rows, files) = scenario("append").await;
+    assert_eq!(rows, 4);
+    assert_eq!(files.len(), 4);
+}
+
+#[tokio::test]
+async fn overwrite_partitions_replaces_the_days_a_run_wrote() {
+    let (rows, files) = scenario("overwrite_partitions").await;
+    assert_eq!(rows, 3, "{files:?}");
+    let days: Vec<_> = files
+        .iter()
+        .map(|f| f.split('/').next().unwrap().to_owned())
+        .collect();
+    assert_eq!(days, ["dt=2024-01-01", "dt=2024-01-02", "dt=2024-01-03"]);
+}
+
+#[tokio::test]
+async fn merge_replaces_rows_by_key() {
+    let (rows, _) = scenario("merge").await;
+    assert_eq!(rows, 3);
+}
