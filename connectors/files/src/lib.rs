@@ -11,7 +11,7 @@ pub mod config;
 pub mod infer;
 pub mod read;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -413,14 +413,6 @@ fn produce(
         send(StreamEvent::Checkpoint(StreamState::at(timestamp(max))));
     }
     Ok(())
-}
-
-/// Whether a path looks like one the connector can read, for messages.
-pub fn is_supported(path: &Path) -> bool {
-    matches!(
-        path.extension().and_then(|e| e.to_str()),
-        Some("csv" | "ndjson" | "jsonl" | "json" | "parquet")
-    )
 }
 
 #[cfg(test)]

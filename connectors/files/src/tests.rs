@@ -1,6 +1,7 @@
 use super::*;
 use chorus_core::Window;
 use futures::StreamExt;
+use std::path::Path;
 
 fn build(dir: &Path, toml_text: &str) -> Result<Box<dyn Source>, ConfigError> {
     let table = ConfigTable::parse(toml_text, dir).unwrap();

@@ -124,11 +124,9 @@ pub fn compile(
     let mut tables: BTreeMap<String, TableInfo> = BTreeMap::new();
     let mut excluded: BTreeSet<String> = BTreeSet::new();
     for c in &raw.sources {
-        let Some((connector_doc, built)) = build_source(c, registry, &mut secrets, &mut diags)
-        else {
+        let Some(built) = build_source(c, registry, &mut secrets, &mut diags) else {
             continue;
         };
-        let _ = connector_doc;
         let all = built.streams();
         let streams: Vec<Arc<dyn Stream>> = match &c.streams {
             None => all,
@@ -400,13 +398,13 @@ fn build_source(
     registry: &Registry,
     secrets: &mut Vec<String>,
     diags: &mut Vec<Diagnostic>,
-) -> Option<(ConnectorDoc, Box<dyn Source>)> {
+) -> Option<Box<dyn Source>> {
     let type_name = lookup_type(c, registry, diags)?;
     let connector = registry.connector(&type_name)?;
     let doc = connector.doc();
     check_secrets(c, &doc, secrets, diags);
     match connector.build(&c.table, &BuildContext { id: c.id.clone() }) {
-        Ok(s) => Some((doc, s)),
+        Ok(s) => Some(s),
         Err(e) => {
             diags.push(component_error(e, c, &doc));
             None

@@ -437,7 +437,6 @@ pub async fn run(plan: &Plan, opts: &RunOptions, observer: Arc<dyn Observer>) ->
     drop(consumers);
 
     let mut streams: BTreeMap<String, StreamOutcome> = BTreeMap::new();
-    let mut transform_errors: BTreeMap<String, Error> = BTreeMap::new();
     let mut tables: BTreeMap<(usize, String), Result<StagedTable>> = BTreeMap::new();
     while let Some(done) = tasks.join_next().await {
         match done {
@@ -445,8 +444,9 @@ pub async fn run(plan: &Plan, opts: &RunOptions, observer: Arc<dyn Observer>) ->
                 streams.insert(o.id.clone(), o);
             }
             Ok(Done::Transform(id, err)) => {
+                // A transform's failure also reaches every sink it feeds, which reports it.
                 if let Some(e) = err {
-                    transform_errors.insert(id, e);
+                    tracing::error!(transform = %id, error = %e.redacted(&plan.secrets), "Transform failed.");
                 }
             }
             Ok(Done::Table(si, input, r)) => {
@@ -614,8 +614,6 @@ pub async fn run(plan: &Plan, opts: &RunOptions, observer: Arc<dyn Observer>) ->
                 .map(|e| e.clone().redacted(&plan.secrets).to_string()),
         });
     }
-    // A transform's failure reaches the sinks it feeds; it counts once, through them.
-    drop(transform_errors);
     if let Some(e) = &run_error {
         failures.push(e.kind());
     }
