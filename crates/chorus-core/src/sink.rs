@@ -71,6 +71,12 @@ pub trait Sink: Send + Sync {
         primary_key: &[String],
     ) -> Result<(), ConfigError>;
 
+    /// Checks, offline, settings that name inputs (`tables`, per-input `partition_by`) against
+    /// the sink's actual inputs, so a misspelt input is not silently ignored.
+    fn check_inputs(&self, _inputs: &[String]) -> Result<(), ConfigError> {
+        Ok(())
+    }
+
     /// Checks that the destination can be written, without leaving anything behind.
     async fn check_writable(&self) -> Result<()>;
 

@@ -288,6 +288,10 @@ pub fn compile(
                 continue;
             }
         };
+        let input_names: Vec<String> = c.inputs.iter().map(|i| i.get_ref().clone()).collect();
+        if let Err(e) = sink.check_inputs(&input_names) {
+            diags.push(Diagnostic::from_config(e, c.id_span.clone()));
+        }
         let mut seen_tables: BTreeMap<String, String> = BTreeMap::new();
         for input in &c.inputs {
             let name = input.get_ref();

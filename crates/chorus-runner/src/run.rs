@@ -398,7 +398,7 @@ pub async fn run(plan: &Plan, opts: &RunOptions, observer: Arc<dyn Observer>) ->
                 window: opts.window,
                 run_id: run_id.clone(),
             };
-            let events = stream.read(cx);
+            let stream = Arc::clone(stream);
             let schema = Arc::clone(&plan.tables[&id].schema);
             let (limit, observer, source_id, run_id) = (
                 Arc::clone(&limit),
@@ -409,6 +409,7 @@ pub async fn run(plan: &Plan, opts: &RunOptions, observer: Arc<dyn Observer>) ->
             tasks.spawn(async move {
                 let _permit = limit.acquire_owned().await;
                 observer.stream_started(&id);
+                let events = stream.read(cx);
                 let read = read_stream(
                     id.clone(),
                     events,
@@ -495,7 +496,8 @@ pub async fn run(plan: &Plan, opts: &RunOptions, observer: Arc<dyn Observer>) ->
     let committed_tables: Vec<CommittedTable> = committed
         .iter()
         .filter_map(|k| match tables.get(k) {
-            Some(Ok(staged)) => Some(CommittedTable {
+            // A table the run added nothing to has nothing to publish.
+            Some(Ok(staged)) if staged.files > 0 => Some(CommittedTable {
                 sink: plan.sinks[k.0].id.clone(),
                 staged: staged.clone(),
             }),
@@ -520,9 +522,13 @@ pub async fn run(plan: &Plan, opts: &RunOptions, observer: Arc<dyn Observer>) ->
             Err(e) => run_error = Some(e),
         }
     }
-    for s in &plan.sinks {
-        if let Err(e) = s.sink.clean_staging().await {
-            tracing::warn!(sink = %s.id, error = %e, "Could not clean staging.");
+    // After a failed commit the staged files may still be named by a pending record, which
+    // the next run finishes: leave them.
+    if run_error.is_none() {
+        for s in &plan.sinks {
+            if let Err(e) = s.sink.clean_staging().await {
+                tracing::warn!(sink = %s.id, error = %e, "Could not clean staging.");
+            }
         }
     }
     if commit.is_some()
@@ -637,7 +643,13 @@ pub async fn run(plan: &Plan, opts: &RunOptions, observer: Arc<dyn Observer>) ->
             .as_ref()
             .map(|e| e.clone().redacted(&plan.secrets).to_string()),
     };
-    tracing::info!(pipeline = %plan.name, run_id = %run_id, success, commit = ?summary.commit, "Run finished.");
+    tracing::info!(
+        pipeline = %plan.name,
+        run_id = %run_id,
+        success,
+        commit = summary.commit.unwrap_or(0),
+        "Run finished."
+    );
     Ok(RunReport { summary, failures })
 }
 

@@ -34,7 +34,7 @@ pub enum Compression {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
 pub enum PartitionBy {
-    /// The same column name for all inputs (inputs without it are not partitioned).
+    /// The same column name for every input (each must have it).
     All(String),
     /// A column per input id.
     PerInput(BTreeMap<String, String>),

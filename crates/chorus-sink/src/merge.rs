@@ -1,11 +1,13 @@
 //! `merge`: upsert a run's rows into a table on its primary key.
 //!
 //! The run's own rows are deduplicated first (for each key the row with the greatest cursor
-//! wins; on a tie, the later row). Then every published file of the table that holds one of
-//! the run's keys is rewritten without those rows, and the original is marked for removal.
-//! Memory grows with the number of keys in the run, never with the size of the table.
+//! wins; on a tie, the later row). Then the stored rows with the same keys are compared: a
+//! stored row whose cursor is newer stays and the run's row is dropped (a backfill never
+//! rewinds a row); otherwise the file holding it is rewritten without it and the original is
+//! marked for removal. Memory grows with the number of keys in the run, never with the size
+//! of the table.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use arrow::array::BooleanArray;
@@ -130,6 +132,46 @@ pub async fn plan(
         }
     }
 
+    // Pass 2: published files. A stored row gives way to the run's row for its key unless its
+    // cursor is newer; then the run's row is the one dropped ("latest cursor wins").
+    let prefix = Path::from(table);
+    let existing: Vec<_> = store
+        .list(Some(&prefix))
+        .try_collect()
+        .await
+        .map_err(|e| crate::store::io_error(format!("failed to list {table}"), e))?;
+    let existing: Vec<String> = existing
+        .into_iter()
+        .map(|m| m.location.to_string())
+        .filter(|p| p.ends_with(".parquet"))
+        .collect();
+    let mut stale: HashSet<Box<[u8]>> = HashSet::new();
+    let mut to_rewrite: Vec<String> = Vec::new();
+    for path in &existing {
+        let mut drops = false;
+        let mut stream = Box::pin(read_file(store, path).await?);
+        while let Some(batch) = stream.next().await {
+            let batch = batch?;
+            let keys = conv.keys(&batch, cols)?;
+            let cursors = conv.cursors(&batch, cols)?;
+            for row in 0..batch.num_rows() {
+                let Some(w) = winners.get(keys.row(row).as_ref()) else {
+                    continue;
+                };
+                let stored = cursors.as_ref().map(|c| c.row(row));
+                match (stored, &w.0) {
+                    (Some(stored), Some(new)) if stored.as_ref() > new.as_ref() => {
+                        stale.insert(Box::from(keys.row(row).as_ref()));
+                    }
+                    _ => drops = true,
+                }
+            }
+        }
+        if drops {
+            to_rewrite.push(path.clone());
+        }
+    }
+
     let mut plan = MergePlan::default();
     let mut rewrite = TableWriter::new(
         Arc::clone(store),
@@ -141,8 +183,8 @@ pub async fn plan(
         target_bytes,
     );
 
-    // Pass 2: drop the run's own losers, if there were duplicate keys.
-    if winners.len() < total {
+    // Pass 3: the run's rows, without its own duplicates and without stale keys.
+    if winners.len() < total || !stale.is_empty() {
         for (fi, file) in staged.iter().enumerate() {
             let mut stream = Box::pin(read_file(store, &file.from).await?);
             let mut offset = 0usize;
@@ -151,8 +193,12 @@ pub async fn plan(
                 let keys = conv.keys(&batch, cols)?;
                 let keep: BooleanArray = (0..batch.num_rows())
                     .map(|row| {
-                        let w = winners.get(keys.row(row).as_ref());
-                        Some(w.is_some_and(|w| w.1 == fi && w.2 == offset + row))
+                        let key = keys.row(row);
+                        let w = winners.get(key.as_ref());
+                        Some(
+                            w.is_some_and(|w| w.1 == fi && w.2 == offset + row)
+                                && !stale.contains(key.as_ref()),
+                        )
                     })
                     .collect();
                 offset += batch.num_rows();
@@ -164,40 +210,21 @@ pub async fn plan(
         plan.add.extend(staged);
     }
 
-    // Pass 3: rewrite published files that hold any of the run's keys.
-    let prefix = Path::from(table);
-    let existing: Vec<_> = store
-        .list(Some(&prefix))
-        .try_collect()
-        .await
-        .map_err(|e| crate::store::io_error(format!("failed to list {table}"), e))?;
-    for meta in existing {
-        let path = meta.location.to_string();
-        if !path.ends_with(".parquet") {
-            continue;
-        }
-        let mut dropped = false;
+    // Pass 4: rewrite the published files that lose rows.
+    for path in to_rewrite {
         let mut stream = Box::pin(read_file(store, &path).await?);
         while let Some(batch) = stream.next().await {
-            let keys = conv.keys(&batch?, cols)?;
-            if keys.iter().any(|k| winners.contains_key(k.as_ref())) {
-                dropped = true;
-                break;
-            }
+            let batch = batch?;
+            let keys = conv.keys(&batch, cols)?;
+            let keep: BooleanArray = (0..batch.num_rows())
+                .map(|row| {
+                    let key = keys.row(row);
+                    Some(!winners.contains_key(key.as_ref()) || stale.contains(key.as_ref()))
+                })
+                .collect();
+            rewrite.write(&filter_record_batch(&batch, &keep)?).await?;
         }
-        if dropped {
-            // Read again to write the survivors, so no file is ever held in memory.
-            let mut stream = Box::pin(read_file(store, &path).await?);
-            while let Some(batch) = stream.next().await {
-                let batch = batch?;
-                let keys = conv.keys(&batch, cols)?;
-                let keep: BooleanArray = (0..batch.num_rows())
-                    .map(|row| Some(!winners.contains_key(keys.row(row).as_ref())))
-                    .collect();
-                rewrite.write(&filter_record_batch(&batch, &keep)?).await?;
-            }
-            plan.remove.push(path);
-        }
+        plan.remove.push(path);
     }
     plan.add.extend(rewrite.finish().await?);
     Ok(plan)

@@ -132,9 +132,23 @@ impl SinkFactory for ParquetSinkFactory {
             )
             .with_help("zstd levels run from 1 (fastest) to 22 (smallest); 3 is the default"));
         }
+        let mut named_inputs = Vec::new();
+        for input in settings.tables.keys() {
+            named_inputs.push(("tables", input.clone(), config.span_at(&["tables", input])));
+        }
+        if let Some(crate::config::PartitionBy::PerInput(map)) = &settings.partition_by {
+            for input in map.keys() {
+                named_inputs.push((
+                    "partition_by",
+                    input.clone(),
+                    config.span_at(&["partition_by", input]),
+                ));
+            }
+        }
         Ok(Box::new(ParquetSink {
             settings,
             location: Arc::new(location),
+            named_inputs,
         }))
     }
 }
@@ -143,6 +157,8 @@ impl SinkFactory for ParquetSinkFactory {
 pub struct ParquetSink {
     settings: ParquetSinkConfig,
     location: Arc<Location>,
+    /// Inputs named in `tables` and `partition_by`, with where they are written.
+    named_inputs: Vec<(&'static str, String, std::ops::Range<usize>)>,
 }
 
 /// What publishing one table does, as kept in the commit record.
@@ -225,6 +241,19 @@ impl Sink for ParquetSink {
                 None,
             )
             .with_help("use mode = \"append\" or \"overwrite_partitions\" for this input, or give the stream a primary_key"));
+        }
+        Ok(())
+    }
+
+    fn check_inputs(&self, inputs: &[String]) -> Result<(), ConfigError> {
+        for (setting, input, span) in &self.named_inputs {
+            if !inputs.contains(input) {
+                return Err(ConfigError::new(
+                    format!("`{setting}` names \"{input}\", which is not an input of this sink"),
+                    Some(span.clone()),
+                )
+                .with_help(format!("the sink's inputs are: {}", inputs.join(", "))));
+            }
         }
         Ok(())
     }

@@ -22,5 +22,14 @@ pub async fn check(ctx: &Context, path: &Path) -> u8 {
             }
         }
     }
+    for s in &plan.sinks {
+        match s.sink.check_writable().await {
+            Ok(()) => println!("ok      {:<20} writable: {}", s.id, s.sink.location()),
+            Err(e) => {
+                println!("failed  {:<20} {e}", s.id);
+                failures.push(e.kind());
+            }
+        }
+    }
     exit::for_failures(&failures)
 }

@@ -169,9 +169,14 @@ async fn dry_run(
     window: &Window,
     full_refresh: bool,
 ) -> u8 {
-    let state = match chorus_runner::run::commit_log(plan).await {
-        Ok(log) => log.state().await.unwrap_or_default(),
-        Err(_) => Default::default(),
+    // Read state only where it already exists: a dry run creates nothing.
+    let state = if plan.state_location.root().join("commits").is_dir() {
+        match chorus_runner::run::commit_log(plan).await {
+            Ok(log) => log.state().await.unwrap_or_default(),
+            Err(_) => Default::default(),
+        }
+    } else {
+        Default::default()
     };
     println!(
         "pipeline {} (dry run: nothing is read or written)",
@@ -189,6 +194,8 @@ async fn dry_run(
     for id in &sel.streams {
         let from = if full_refresh {
             "full refresh".to_owned()
+        } else if let Some(start) = window.start {
+            format!("from the window start {}", start.to_rfc3339())
         } else {
             match state.get(id).and_then(|s| s.cursor.as_ref()) {
                 Some(c) => format!("from {}", serde_json::to_string(c).unwrap_or_default()),

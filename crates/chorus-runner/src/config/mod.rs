@@ -146,7 +146,7 @@ pub fn parse(
         let key_name = key.get_ref().to_string();
         let key_span = key.span();
         match key_name.as_str() {
-            "pipeline" => parse_pipeline_table(value, &mut out, &mut diags),
+            "pipeline" => parse_pipeline_table(value, env, &mut out, &mut diags),
             "sources" | "transforms" | "sinks" => {
                 let kind = match key_name.as_str() {
                     "sources" => Kind::Source,
@@ -213,6 +213,7 @@ fn expect_string(
 
 fn parse_pipeline_table(
     value: Spanned<DeValue<'static>>,
+    env: &dyn Fn(&str) -> Option<String>,
     out: &mut RawPipeline,
     diags: &mut Vec<Diagnostic>,
 ) {
@@ -223,7 +224,8 @@ fn parse_pipeline_table(
         );
         return;
     };
-    for (key, value) in table {
+    for (key, mut value) in table {
+        interpolate_value(&mut value, env, diags);
         match key.get_ref().as_ref() {
             "name" => {
                 if let Some(name) = expect_string(&value, "`name`", diags) {

@@ -87,3 +87,84 @@ async fn merge_replaces_rows_by_key() {
     let (rows, _) = scenario("merge").await;
     assert_eq!(rows, 3);
 }
+
+#[tokio::test]
+async fn merge_never_lets_a_backfill_rewind_a_row() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("data")).unwrap();
+    std::fs::write(
+        dir.path().join("data/jan.csv"),
+        "id,stage,updated_at\n1,lead,2024-01-10T00:00:00Z\n2,lead,2024-01-11T00:00:00Z\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("data/mar.csv"),
+        "id,stage,updated_at\n1,customer,2024-03-01T00:00:00Z\n",
+    )
+    .unwrap();
+    let text = r#"[pipeline]
+name = "backfill"
+
+[sources.crm]
+type = "files"
+
+[[sources.crm.files]]
+stream = "contacts"
+paths = ["data/*.csv"]
+format = "csv"
+primary_key = ["id"]
+cursor = "updated_at"
+
+[sinks.lake]
+type = "parquet"
+inputs = ["crm.contacts"]
+path = "out"
+mode = "merge"
+"#;
+    let r = registry(|_| {});
+    let p = plan(dir.path(), text, &r, &[]).unwrap();
+    assert!(run(&p).await.summary.success);
+    // A January backfill reads contact 1's January row again; the March row must stay.
+    let opts = chorus_runner::RunOptions {
+        window: chorus_core::Window {
+            start: Some("2024-01-01T00:00:00Z".parse().unwrap()),
+            end: Some("2024-02-01T00:00:00Z".parse().unwrap()),
+        },
+        ..Default::default()
+    };
+    let report = chorus_runner::run(&p, &opts, std::sync::Arc::new(chorus_runner::Silent))
+        .await
+        .unwrap();
+    assert!(report.summary.success, "{:?}", report.summary);
+    assert_eq!(report.summary.streams[0].rows, 2);
+    let (rows, _) = table(&dir.path().join("out/crm__contacts"));
+    assert_eq!(rows, 2);
+    let text = stage_of(&dir.path().join("out/crm__contacts"), "1");
+    assert_eq!(text, "customer");
+}
+
+fn stage_of(table: &Path, id: &str) -> String {
+    use arrow::array::AsArray;
+    for e in std::fs::read_dir(table).unwrap().flatten() {
+        let f = std::fs::File::open(e.path()).unwrap();
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)
+            .unwrap()
+            .build()
+            .unwrap();
+        for b in reader {
+            let b = b.unwrap();
+            let ids = b.column_by_name("id").unwrap().as_string::<i32>().clone();
+            let stages = b
+                .column_by_name("stage")
+                .unwrap()
+                .as_string::<i32>()
+                .clone();
+            for i in 0..b.num_rows() {
+                if ids.value(i) == id {
+                    return stages.value(i).to_owned();
+                }
+            }
+        }
+    }
+    panic!("no row {id}");
+}
