@@ -128,3 +128,29 @@ async fn ndjson_and_mtime_cursor() {
     assert_eq!(checkpoints.len(), 1);
     assert_eq!(collect(&stream, cx(checkpoints.last().cloned())).await.0, 0);
 }
+
+#[tokio::test]
+async fn every_stream_passes_the_contract() {
+    use chorus_core::testing::{Conditions, assert_stream_contract};
+    let dir = tempfile::tempdir().unwrap();
+    for (name, body) in [
+        (
+            "a.csv",
+            "id,name,updated_at\n1,a,2024-01-01T00:00:00Z\n2,b,2024-01-02T00:00:00Z\n",
+        ),
+        ("b.csv", "id,name,updated_at\n3,c,2024-01-03T00:00:00Z\n"),
+    ] {
+        std::fs::write(dir.path().join(name), body).unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for toml_text in [
+        CONTACTS,
+        "[[files]]\nstream = \"contacts\"\npaths = [\"*.csv\"]\nformat = \"csv\"\nprimary_key = [\"id\"]\n",
+    ] {
+        let source = build(dir.path(), toml_text).unwrap();
+        let stream = source.streams().remove(0);
+        // Local files have no faults to inject: both conditions read the same files.
+        let report = assert_stream_contract(|_: Conditions| Arc::clone(&stream), &[]).await;
+        assert_eq!(report.full.rows.len(), 3);
+    }
+}

@@ -20,6 +20,8 @@ pub mod secret;
 pub mod sink;
 pub mod state;
 pub mod stream;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod transform;
 
 pub use config::{ConfigError, ConfigTable};
