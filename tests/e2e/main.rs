@@ -7,5 +7,6 @@
 
 mod crash;
 mod run;
+mod sandbox;
 mod util;
 mod validate;

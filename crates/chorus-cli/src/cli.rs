@@ -75,6 +75,21 @@ pub enum Command {
         #[command(subcommand)]
         action: StateAction,
     },
+    /// Serve the API emulator on 127.0.0.1 until interrupted.
+    Sandbox {
+        /// The port (0 picks a free one).
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+        /// The seed of the data and of fault decisions.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// The data size multiplier.
+        #[arg(long, default_value_t = 1)]
+        scale: u32,
+        /// Faults to inject, e.g. "429=0.1,503=0.05,truncate=0.02,slow=0.1,slow_ms=300".
+        #[arg(long, default_value = "")]
+        faults: String,
+    },
     /// Print a commented pipeline template for the given connectors.
     Init {
         /// Connector types.

@@ -56,6 +56,12 @@ fn main() -> ExitCode {
             Command::Connectors => commands::inspect::connectors(),
             Command::State { action } => commands::state::state(&ctx, action).await,
             Command::Init { connectors } => commands::inspect::init(&connectors),
+            Command::Sandbox {
+                port,
+                seed,
+                scale,
+                faults,
+            } => commands::sandbox::sandbox(port, seed, scale, &faults).await,
         }
     });
     ExitCode::from(code)

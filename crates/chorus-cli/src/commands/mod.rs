@@ -3,6 +3,7 @@
 pub mod check;
 pub mod inspect;
 pub mod run;
+pub mod sandbox;
 pub mod state;
 pub mod validate;
 

@@ -1,0 +1,25 @@
+//! A local emulator of the HTTP APIs chorus connectors read, for tests, the demo and benchmarks.
+//!
+//! What lives here: the [`Sandbox`] server (an axum router served by our own accept loop so that
+//! faults can cut connections), its [`SandboxConfig`], seeded deterministic data and the
+//! [`Truth`] tests compare against, [`FaultSpec`] fault injection, the [`LoggedRequest`] log,
+//! and one module per emulated platform under [`platforms`] (today only
+//! [`platforms::reference`], which exercises every paginator and auth variant of the kit).
+//!
+//! What does not: the HTTP client (`chorus-http`), connectors, and the `chorus sandbox`
+//! command line (`chorus-cli` calls [`serve`]). Nothing here reaches the internet.
+
+mod auth;
+mod control;
+pub mod data;
+mod error;
+pub mod faults;
+pub mod log;
+pub mod platforms;
+mod server;
+
+pub use data::Truth;
+pub use error::SandboxError;
+pub use faults::{FaultKind, FaultSpec, FaultSpecError};
+pub use log::LoggedRequest;
+pub use server::{Sandbox, SandboxConfig, serve};
