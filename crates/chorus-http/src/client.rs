@@ -304,8 +304,12 @@ impl HttpClient {
             };
             let outcome = self.attempt(req, &url, with_auth, token).await;
             let verdict = match &outcome {
-                Err(reason) => Verdict::Retry {
+                Err(AttemptError::Retry(reason)) => Verdict::Retry {
                     wait: None,
+                    reason: reason.clone(),
+                },
+                Err(AttemptError::Fail(kind, reason)) => Verdict::Fail {
+                    kind: *kind,
                     reason: reason.clone(),
                 },
                 Ok(resp) => {
@@ -384,21 +388,25 @@ impl HttpClient {
         url: &reqwest::Url,
         with_auth: bool,
         token: Option<Secret>,
-    ) -> std::result::Result<Response, String> {
+    ) -> std::result::Result<Response, AttemptError> {
         self.limiter.acquire().await;
-        let _permit = self.permits.acquire().await.map_err(|e| e.to_string())?;
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|e| AttemptError::Fail(ErrorKind::Internal, e.to_string()))?;
         let mut url = url.clone();
         let mut builder_headers = HeaderMap::new();
         if with_auth {
             match (&self.auth, &token) {
                 (_, Some(t)) => {
-                    builder_headers.insert(AUTHORIZATION, bearer(t)?);
+                    builder_headers.insert(AUTHORIZATION, bearer(t).map_err(auth_header)?);
                 }
                 (Auth::QueryToken { param, token }, None) => {
                     url.query_pairs_mut().append_pair(param, token.expose());
                 }
                 (Auth::Bearer(t), None) => {
-                    builder_headers.insert(AUTHORIZATION, bearer(t)?);
+                    builder_headers.insert(AUTHORIZATION, bearer(t).map_err(auth_header)?);
                 }
                 _ => {}
             }
@@ -417,7 +425,10 @@ impl HttpClient {
             rb = rb.json(json);
         }
         self.stats.requests.fetch_add(1, Ordering::Relaxed);
-        let mut resp = rb.send().await.map_err(send_error)?;
+        let mut resp = rb
+            .send()
+            .await
+            .map_err(|e| AttemptError::Retry(send_error(e)))?;
         let status = resp.status();
         let headers = resp.headers().clone();
         let mut body = BytesMut::new();
@@ -425,15 +436,23 @@ impl HttpClient {
             match resp.chunk().await {
                 Ok(Some(chunk)) => {
                     if body.len() + chunk.len() > self.config.max_body_bytes {
-                        return Err(format!(
-                            "the response is larger than {} bytes",
-                            self.config.max_body_bytes
+                        return Err(AttemptError::Fail(
+                            ErrorKind::External,
+                            format!(
+                                "the response is larger than {} bytes",
+                                self.config.max_body_bytes
+                            ),
                         ));
                     }
                     body.extend_from_slice(&chunk);
                 }
                 Ok(None) => break,
-                Err(e) => return Err(format!("the body was cut short: {}", send_error(e))),
+                Err(e) => {
+                    return Err(AttemptError::Retry(format!(
+                        "the body was cut short: {}",
+                        send_error(e)
+                    )));
+                }
             }
         }
         Ok(Response {
@@ -442,6 +461,18 @@ impl HttpClient {
             body: body.freeze(),
         })
     }
+}
+
+/// Why one try produced no response.
+enum AttemptError {
+    /// Worth another try.
+    Retry(String),
+    /// Not worth another try.
+    Fail(ErrorKind, String),
+}
+
+fn auth_header(reason: String) -> AttemptError {
+    AttemptError::Fail(ErrorKind::Config, reason)
 }
 
 fn bearer(token: &Secret) -> std::result::Result<HeaderValue, String> {

@@ -123,3 +123,39 @@ async fn a_hook_retries_errors_in_200s_and_throttles_in_400s() {
         assert_eq!(sb.requests().len(), 3);
     }
 }
+
+#[tokio::test]
+async fn waiting_stops_at_the_total_wait_limit_and_oversized_bodies_fail_at_once() {
+    let sb = sandbox("429=1.0").await;
+    let config = ClientConfig {
+        retry: chorus_http::RetryPolicy {
+            max_total_wait: Duration::from_millis(500),
+            ..policy(10)
+        },
+        ..ClientConfig::default()
+    };
+    let auth = chorus_http::Auth::Bearer(chorus_core::Secret::new(reference::TOKEN));
+    let c = HttpClient::new(auth, config, Arc::new(chorus_http::DefaultHook)).unwrap();
+    let t = Instant::now();
+    let err = get(&c, sb.url("/ref/v1/cursor")).await.unwrap_err();
+    assert!(
+        t.elapsed() < Duration::from_millis(900),
+        "waited {:?} past the limit",
+        t.elapsed()
+    );
+    assert_eq!(err.kind(), ErrorKind::Transient);
+    assert!(err.to_string().contains("failed after 1 attempts"), "{err}");
+
+    let sb = sandbox("").await;
+    let config = ClientConfig {
+        max_body_bytes: 256,
+        retry: policy(5),
+        ..ClientConfig::default()
+    };
+    let auth = chorus_http::Auth::Bearer(chorus_core::Secret::new(reference::TOKEN));
+    let c = HttpClient::new(auth, config, Arc::new(chorus_http::DefaultHook)).unwrap();
+    let err = get(&c, sb.url("/ref/v1/cursor")).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::External, "{err}");
+    assert!(err.to_string().contains("larger than 256 bytes"), "{err}");
+    assert_eq!(sb.requests().len(), 1, "not retried");
+}
