@@ -1,6 +1,8 @@
 //! Running the files demo: rows, types as warehouses read them, incremental runs, summaries.
 
-use crate::util::{chorus, copy_demo, files_below, output, stderr, stdout, table_rows};
+use crate::util::{
+    chorus, copy_demo, files_below, output, stderr, stdout, stream_summary, table_rows,
+};
 
 #[test]
 fn the_demo_commits_and_a_second_run_finds_nothing_new() {
@@ -22,16 +24,7 @@ fn the_demo_commits_and_a_second_run_finds_nothing_new() {
             .unwrap();
     assert_eq!(summary["version"], 1);
     assert_eq!(summary["success"], true);
-    let rows = |id: &str| {
-        summary["streams"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|s| s["id"] == id)
-            .unwrap()["rows"]
-            .as_u64()
-            .unwrap()
-    };
+    let rows = |id: &str| stream_summary(&summary, id)["rows"].as_u64().unwrap();
     assert_eq!(rows("crm.contacts"), 9);
     assert_eq!(rows("crm.ad_costs"), 5);
 
@@ -57,12 +50,7 @@ fn the_demo_commits_and_a_second_run_finds_nothing_new() {
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let again: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
-    let contacts_run = again["streams"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["id"] == "crm.contacts")
-        .unwrap();
+    let contacts_run = stream_summary(&again, "crm.contacts");
     assert_eq!(contacts_run["rows"], 0);
     assert_eq!(
         contacts_run["state_after"]["cursor"]["value"],
@@ -86,12 +74,7 @@ fn the_demo_commits_and_a_second_run_finds_nothing_new() {
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let third: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
-    let contacts_run = third["streams"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["id"] == "crm.contacts")
-        .unwrap();
+    let contacts_run = stream_summary(&third, "crm.contacts");
     assert_eq!(contacts_run["rows"], 2);
     let contacts = table_rows(&dir.path().join("out/crm__contacts"));
     assert_eq!(contacts.len(), 9);

@@ -137,3 +137,11 @@ pub fn table_rows(table: &Path) -> Vec<String> {
     rows.sort();
     rows
 }
+
+/// The summary of one stream in a run summary.
+pub fn stream_summary<'a>(summary: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
+    summary["streams"]
+        .as_array()
+        .and_then(|a| a.iter().find(|s| s["id"] == id))
+        .unwrap_or_else(|| panic!("no stream {id} in the summary: {summary}"))
+}

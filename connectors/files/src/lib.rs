@@ -56,13 +56,7 @@ primary_key = ["id"]
 
 impl Connector for FilesConnector {
     fn doc(&self) -> ConnectorDoc {
-        let key = |name, type_name, required, doc| ConfigKeyDoc {
-            name,
-            type_name,
-            required,
-            secret: false,
-            doc,
-        };
+        let key = ConfigKeyDoc::plain;
         ConnectorDoc {
             name: "files",
             summary: "Reads local CSV, NDJSON and Parquet files (CRM exports, cost sheets, competitor lists) as streams.",

@@ -28,6 +28,40 @@ pub struct ConfigKeyDoc {
     pub doc: &'static str,
 }
 
+impl ConfigKeyDoc {
+    /// A setting that is not a credential.
+    pub const fn plain(
+        name: &'static str,
+        type_name: &'static str,
+        required: bool,
+        doc: &'static str,
+    ) -> Self {
+        Self {
+            name,
+            type_name,
+            required,
+            secret: false,
+            doc,
+        }
+    }
+
+    /// A credential, which must come from `${VAR}`.
+    pub const fn secret(
+        name: &'static str,
+        type_name: &'static str,
+        required: bool,
+        doc: &'static str,
+    ) -> Self {
+        Self {
+            name,
+            type_name,
+            required,
+            secret: true,
+            doc,
+        }
+    }
+}
+
 /// What a component tells about itself.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ConnectorDoc {

@@ -36,13 +36,7 @@ path = "out/lake"              # a folder (relative to this file) or a file:// U
 
 impl SinkFactory for ParquetSinkFactory {
     fn doc(&self) -> ConnectorDoc {
-        let key = |name, type_name, required, doc| ConfigKeyDoc {
-            name,
-            type_name,
-            required,
-            secret: false,
-            doc,
-        };
+        let key = ConfigKeyDoc::plain;
         ConnectorDoc {
             name: "parquet",
             summary: "Writes each input as a folder of Parquet files, committed exactly once per run.",
