@@ -33,6 +33,10 @@ pub enum FaultKind {
     /// HTTP 429 with the platform's throttle body and rate-limit headers.
     #[serde(rename = "429")]
     TooManyRequests,
+    /// HTTP 429 with no `Retry-After`, only an absolute `x-rate-limit-reset` a second ahead
+    /// (the X API's throttle).
+    #[serde(rename = "429reset")]
+    TooManyRequestsReset,
     /// HTTP 500.
     #[serde(rename = "500")]
     InternalError,
@@ -61,8 +65,9 @@ pub enum FaultKind {
 
 impl FaultKind {
     /// Every kind, in the order rates are laid out for [`FaultSpec::decide`].
-    pub const ALL: [FaultKind; 9] = [
+    pub const ALL: [FaultKind; 10] = [
         FaultKind::TooManyRequests,
+        FaultKind::TooManyRequestsReset,
         FaultKind::InternalError,
         FaultKind::Unavailable,
         FaultKind::Slow,
@@ -77,6 +82,7 @@ impl FaultKind {
     pub fn name(self) -> &'static str {
         match self {
             FaultKind::TooManyRequests => "429",
+            FaultKind::TooManyRequestsReset => "429reset",
             FaultKind::InternalError => "500",
             FaultKind::Unavailable => "503",
             FaultKind::Slow => "slow",
@@ -98,6 +104,7 @@ impl FaultKind {
         matches!(
             self,
             FaultKind::TooManyRequests
+                | FaultKind::TooManyRequestsReset
                 | FaultKind::InternalError
                 | FaultKind::Unavailable
                 | FaultKind::Error200
@@ -348,6 +355,10 @@ pub fn default_response(kind: FaultKind) -> Option<Response> {
             StatusCode::TOO_MANY_REQUESTS,
             json!({"error": {"message": "Too many requests", "code": 429}}),
         ),
+        FaultKind::TooManyRequestsReset => (
+            StatusCode::TOO_MANY_REQUESTS,
+            json!({"title": "Too Many Requests", "detail": "Too Many Requests", "type": "about:blank", "status": 429}),
+        ),
         FaultKind::InternalError => (
             StatusCode::INTERNAL_SERVER_ERROR,
             json!({"error": {"message": "An unexpected error has occurred. Please retry your request later.", "code": 500}}),
@@ -373,6 +384,14 @@ pub fn default_response(kind: FaultKind) -> Option<Response> {
         response
             .headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    if kind == FaultKind::TooManyRequestsReset {
+        let reset = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() + 1);
+        let headers = response.headers_mut();
+        headers.insert("x-rate-limit-remaining", HeaderValue::from(0u64));
+        headers.insert("x-rate-limit-reset", HeaderValue::from(reset));
     }
     Some(response)
 }
@@ -413,7 +432,7 @@ mod tests {
         let err = FaultSpec::parse("418=0.1").unwrap_err();
         assert_eq!(
             err.to_string(),
-            "unknown fault \"418\" (valid: 429, 500, 503, slow, timeout, truncate, reset, \
+            "unknown fault \"418\" (valid: 429, 429reset, 500, 503, slow, timeout, truncate, reset, \
              error200, throttle400, slow_ms, timeout_ms)"
         );
     }

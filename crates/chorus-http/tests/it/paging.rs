@@ -97,8 +97,30 @@ async fn every_paginator_and_auth_reads_exactly_the_truth() {
     assert!(first.id_number() > 1 << 53);
 }
 
+/// Log lines written while a test runs, for checking that no secret reaches them.
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 #[tokio::test]
 async fn the_stream_contract_holds_through_faults() {
+    let logs = Captured::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_writer(move || writer.clone())
+        .finish();
+    // A current-thread test runtime: every task logs through this subscriber.
+    let _guard = tracing::subscriber::set_default(subscriber);
     let clean = sandbox("").await;
     let faulty =
         sandbox("429=0.05,500=0.05,503=0.05,truncate=0.05,reset=0.03,slow=0.05,slow_ms=50").await;

@@ -159,3 +159,23 @@ async fn waiting_stops_at_the_total_wait_limit_and_oversized_bodies_fail_at_once
     assert!(err.to_string().contains("larger than 256 bytes"), "{err}");
     assert_eq!(sb.requests().len(), 1, "not retried");
 }
+
+#[tokio::test]
+async fn a_429_with_only_an_absolute_reset_waits_until_the_reset() {
+    let sb = sandbox("429reset=1.0").await;
+    let c = client(&sb, Endpoint::Cursor, 2, reference::TOKEN);
+    let t = Instant::now();
+    let err = get(&c, sb.url("/ref/v1/cursor")).await.unwrap_err();
+    assert!(
+        t.elapsed() >= Duration::from_millis(250),
+        "did not wait for the reset: {:?}",
+        t.elapsed()
+    );
+    assert!(
+        t.elapsed() < Duration::from_secs(3),
+        "waited too long: {:?}",
+        t.elapsed()
+    );
+    assert!(err.to_string().contains("http 429"), "{err}");
+    assert_eq!(sb.requests().len(), 2);
+}

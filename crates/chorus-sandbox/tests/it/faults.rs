@@ -183,7 +183,7 @@ async fn unknown_override_is_a_400() {
         body["error"]["message"]
             .as_str()
             .unwrap()
-            .contains("valid: 429, 500, 503")
+            .contains("valid: 429, 429reset, 500, 503")
     );
 }
 

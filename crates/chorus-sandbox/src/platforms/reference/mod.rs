@@ -184,6 +184,9 @@ impl Ref {
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             response
+        } else if kind == FaultKind::TooManyRequestsReset {
+            // Its own reset header, a second ahead, stands instead of the window's.
+            return faults::default_response(kind);
         } else {
             faults::default_response(kind)?
         };
