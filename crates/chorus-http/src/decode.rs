@@ -166,8 +166,23 @@ pub struct Captured {
 
 /// Why a page could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct DecodeError(pub String);
+#[error("{message}")]
+pub struct DecodeError {
+    /// What is wrong, naming the record and column for a value that does not fit.
+    pub message: String,
+    /// Whether the body itself is broken (malformed or cut short), so that fetching it again
+    /// may help; a value of the wrong type is the data breaking the contract, and is not.
+    pub retryable: bool,
+}
+
+impl DecodeError {
+    fn fatal(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            retryable: false,
+        }
+    }
+}
 
 /// Decodes pages of one stream into batches of its schema.
 #[derive(Debug)]
@@ -192,7 +207,7 @@ impl PageDecoder {
         let mut root = Node::default();
         for (i, field) in schema.fields().iter().enumerate() {
             Builder::new(field.data_type())
-                .map_err(|e| DecodeError(format!("column \"{}\": {e}", field.name())))?;
+                .map_err(|e| DecodeError::fatal(format!("column \"{}\": {e}", field.name())))?;
             let path = paths
                 .iter()
                 .find(|(col, _)| col == field.name())
@@ -229,7 +244,7 @@ impl PageDecoder {
             .iter()
             .map(|f| Builder::new(f.data_type()))
             .collect::<Result<Vec<_>, _>>()
-            .map_err(DecodeError)?;
+            .map_err(DecodeError::fatal)?;
         let mut captured = Captured {
             values: vec![None; self.capture_count],
         };
@@ -250,7 +265,10 @@ impl PageDecoder {
         }
         .deserialize(&mut de)
         .and_then(|()| de.end())
-        .map_err(|e| DecodeError(e.to_string()))?;
+        .map_err(|e| DecodeError {
+            retryable: !matches!(e.classify(), serde_json::error::Category::Data),
+            message: e.to_string(),
+        })?;
         let rows = state.rows;
         let columns: Vec<ArrayRef> = builders.iter_mut().map(Builder::finish).collect();
         debug_assert!(columns.iter().all(|c| c.len() == rows));
@@ -259,7 +277,7 @@ impl PageDecoder {
             columns,
             &arrow::record_batch::RecordBatchOptions::new().with_row_count(Some(rows)),
         )
-        .map_err(|e| DecodeError(e.to_string()))?;
+        .map_err(|e| DecodeError::fatal(e.to_string()))?;
         Ok((batch, captured))
     }
 }
@@ -874,12 +892,14 @@ mod tests {
             .decode(br#"{"data":[{"id":"1"},{"id":"2","reactions":"many"}]}"#)
             .unwrap_err();
         assert!(
-            err.0
+            err.message
                 .contains("record 1: column \"reactions\" expects int64, got \"many\""),
             "{err}"
         );
+        assert!(!err.retryable, "a wrong type is the data's fault");
         let err = d.decode(br#"{"data":[{"id":"1"}"#).unwrap_err();
-        assert!(err.0.contains("EOF"), "{err}");
+        assert!(err.message.contains("EOF"), "{err}");
+        assert!(err.retryable, "a cut-short body is worth fetching again");
     }
 
     #[test]

@@ -109,9 +109,21 @@ impl RestStream {
                     decoder
                         .decode(&resp.body)
                         .map(|(b, c)| (b, c, resp.headers.clone()))
-                        .map_err(|e| Verdict::Retry {
-                            wait: None,
-                            reason: format!("unreadable page: {e}"),
+                        .map_err(|e| {
+                            if e.retryable {
+                                Verdict::Retry {
+                                    wait: None,
+                                    reason: format!("unreadable page: {e}"),
+                                }
+                            } else {
+                                Verdict::Fail {
+                                    kind: ErrorKind::Contract,
+                                    reason: format!(
+                                        "stream \"{}\" broke its schema: {e}",
+                                        self.spec.name
+                                    ),
+                                }
+                            }
                         })
                 })
                 .await?;
