@@ -156,3 +156,21 @@ async fn the_stream_contract_holds_through_faults() {
         .count();
     assert!(faults > 0, "the faulty sandbox injected no fault");
 }
+
+#[tokio::test]
+async fn the_page_cap_stops_an_endless_chain() {
+    let sb = sandbox("").await;
+    let c = client(&sb, Endpoint::Cursor, 3, reference::TOKEN);
+    let mut s = stream(&sb, Endpoint::Cursor, c, false);
+    s.max_pages = 2;
+    let s: Arc<dyn Stream> = Arc::new(s);
+    let read = read_all(&s, cx()).await;
+    let err = read.error.unwrap();
+    assert!(err.contains("stopped after 2 pages"), "{err}");
+    assert!(err.contains("kept returning a next page"), "{err}");
+    assert_eq!(
+        read.rows.len(),
+        60,
+        "two pages of 30 were delivered before the stop"
+    );
+}
