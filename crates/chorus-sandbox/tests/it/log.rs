@@ -4,7 +4,7 @@ use chorus_sandbox::platforms::reference;
 use chorus_sandbox::{FaultKind, LoggedRequest};
 use serde_json::Value;
 
-use crate::{client, jwt_access_token, oauth_access_token, start};
+use crate::{client, json, jwt_access_token, oauth_access_token, start};
 
 #[tokio::test]
 async fn the_log_shows_auth_placement_parameters_and_bodies() {
@@ -117,14 +117,7 @@ async fn the_log_is_served_as_json_and_can_be_cleared() {
     assert_eq!(served, sandbox.requests());
     assert_eq!(served[0].fault, Some(FaultKind::Unavailable));
     assert_eq!(served[0].status, Some(503));
-    let raw: Value = client
-        .get(sandbox.url("/_sandbox/requests"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let raw: Value = json(client.get(sandbox.url("/_sandbox/requests"))).await;
     assert_eq!(raw[0]["fault"], "503");
 
     sandbox.clear_requests();

@@ -54,6 +54,11 @@ fn client() -> reqwest::Client {
         .unwrap()
 }
 
+/// Sends a request and parses its JSON body.
+async fn json(request: reqwest::RequestBuilder) -> Value {
+    request.send().await.unwrap().json().await.unwrap()
+}
+
 fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

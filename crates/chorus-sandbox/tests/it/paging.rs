@@ -4,7 +4,7 @@ use chorus_sandbox::Truth;
 use chorus_sandbox::platforms::reference::{self, MAX_PAGE_SIZE};
 use serde_json::Value;
 
-use crate::{client, expected, jwt_access_token, oauth_access_token, start, window};
+use crate::{client, expected, json, jwt_access_token, oauth_access_token, start, window};
 
 const MAX_PAGES: usize = 1_000;
 
@@ -41,16 +41,13 @@ async fn all_cursor(base: &str, extra: &[(String, String)]) -> (Vec<Value>, usiz
         if !cursor.is_empty() {
             query.push(("cursor".to_owned(), cursor.clone()));
         }
-        let body: Value = client
-            .get(format!("{base}/ref/v1/cursor"))
-            .bearer_auth(reference::TOKEN)
-            .query(&query)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let body: Value = json(
+            client
+                .get(format!("{base}/ref/v1/cursor"))
+                .bearer_auth(reference::TOKEN)
+                .query(&query),
+        )
+        .await;
         pages += 1;
         assert_eq!(body["ok"], true);
         rows.extend(body["items"].as_array().unwrap().iter().cloned());
@@ -113,16 +110,13 @@ async fn all_offset(base: &str, token: &str, extra: &[(String, String)]) -> (Vec
     loop {
         let mut query = extra.to_vec();
         query.push(("offset".to_owned(), offset.to_string()));
-        let body: Value = client
-            .get(format!("{base}/ref/v1/offset"))
-            .bearer_auth(token)
-            .query(&query)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let body: Value = json(
+            client
+                .get(format!("{base}/ref/v1/offset"))
+                .bearer_auth(token)
+                .query(&query),
+        )
+        .await;
         pages += 1;
         let Some(row_count) = body.get("rowCount").and_then(Value::as_u64) else {
             assert!(body.get("rows").is_none());
@@ -146,16 +140,13 @@ async fn all_pages(base: &str, token: &str, extra: &[(String, String)]) -> (Vec<
     loop {
         let mut query = extra.to_vec();
         query.push(("page".to_owned(), page.to_string()));
-        let body: Value = client
-            .get(format!("{base}/ref/v1/pages"))
-            .bearer_auth(token)
-            .query(&query)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let body: Value = json(
+            client
+                .get(format!("{base}/ref/v1/pages"))
+                .bearer_auth(token)
+                .query(&query),
+        )
+        .await;
         assert_eq!(body["page"], page);
         rows.extend(body["results"].as_array().unwrap().iter().cloned());
         if page >= body["total_pages"].as_u64().unwrap() as usize {
@@ -267,41 +258,27 @@ async fn an_empty_window_has_the_documented_shapes() {
 
     let mut query = far_future.clone();
     query.push(("access_token".to_owned(), reference::TOKEN.to_owned()));
-    let body: Value = client
-        .get(format!("{base}/ref/v1/next_url"))
-        .query(&query)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body: Value = json(client.get(format!("{base}/ref/v1/next_url")).query(&query)).await;
     assert_eq!(body, serde_json::json!({"data": []}));
 
     let token = oauth_access_token(&sandbox).await;
-    let body: Value = client
-        .get(format!("{base}/ref/v1/offset"))
-        .bearer_auth(&token)
-        .query(&far_future)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body: Value = json(
+        client
+            .get(format!("{base}/ref/v1/offset"))
+            .bearer_auth(&token)
+            .query(&far_future),
+    )
+    .await;
     assert_eq!(body, serde_json::json!({}));
 
     let token = jwt_access_token(&sandbox).await;
-    let body: Value = client
-        .get(format!("{base}/ref/v1/pages"))
-        .bearer_auth(&token)
-        .query(&far_future)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body: Value = json(
+        client
+            .get(format!("{base}/ref/v1/pages"))
+            .bearer_auth(&token)
+            .query(&far_future),
+    )
+    .await;
     assert_eq!(
         body,
         serde_json::json!({"results": [], "page": 1, "total_pages": 0})
@@ -425,14 +402,7 @@ async fn truth_without_a_server_matches_the_served_truth() {
     let sandbox = start(99, 2).await;
     let truth = Truth::new(99, 2);
     assert_eq!(truth.reference, sandbox.truth().reference);
-    let served: Value = client()
-        .get(sandbox.url("/_sandbox/truth"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let served: Value = json(client().get(sandbox.url("/_sandbox/truth"))).await;
     assert_eq!(served, serde_json::to_value(&truth).unwrap());
     assert_eq!(served["reference"]["items"].as_array().unwrap().len(), 200);
     assert_ne!(Truth::new(100, 2).reference, truth.reference);
