@@ -21,13 +21,23 @@ pub const INFER_RECORDS: usize = 1000;
 
 /// Infers the schema of one file in its raw (unnormalised) form.
 pub fn infer_file(path: &Path, cfg: &FileStreamConfig) -> Result<Schema, String> {
+    sample_file(path, cfg, INFER_RECORDS)
+}
+
+/// The column names of a CSV file, in file order, read from its header alone.
+pub fn csv_header(path: &Path, cfg: &FileStreamConfig) -> Result<Vec<String>, String> {
+    let schema = sample_file(path, cfg, 0)?;
+    Ok(schema.fields().iter().map(|f| f.name().clone()).collect())
+}
+
+fn sample_file(path: &Path, cfg: &FileStreamConfig, records: usize) -> Result<Schema, String> {
     let mut file = File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
     let schema = match cfg.format {
         Format::Csv => {
             let (schema, _) = arrow::csv::reader::Format::default()
                 .with_header(true)
                 .with_delimiter(delimiter_byte(cfg.delimiter)?)
-                .infer_schema(&mut file, Some(INFER_RECORDS))
+                .infer_schema(&mut file, Some(records))
                 .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
             schema
         }

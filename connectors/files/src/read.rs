@@ -12,7 +12,7 @@ use arrow::record_batch::RecordBatch;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::config::{FileStreamConfig, Format};
-use crate::infer::{delimiter_byte, infer_file};
+use crate::infer::{csv_header, delimiter_byte};
 
 /// Rows per batch read from a file.
 pub const BATCH_ROWS: usize = 8192;
@@ -31,16 +31,15 @@ pub fn read_file(
         Format::Csv => {
             // The CSV reader maps columns by position: read with this file's own header order,
             // typed from the stream's schema, then conform.
-            let raw = infer_file(path, cfg)?;
             let file_schema = Arc::new(Schema::new(
-                raw.fields()
-                    .iter()
-                    .map(|f| {
+                csv_header(path, cfg)?
+                    .into_iter()
+                    .map(|name| {
                         let ty = schema
-                            .field_with_name(f.name())
+                            .field_with_name(&name)
                             .map(|sf| sf.data_type().clone())
                             .unwrap_or(DataType::Utf8);
-                        Field::new(f.name(), ty, true)
+                        Field::new(name, ty, true)
                     })
                     .collect::<Vec<_>>(),
             ));

@@ -132,15 +132,6 @@ impl ConfigTable {
         }
     }
 
-    /// The keys present in the table, in file order.
-    pub fn keys(&self) -> Vec<String> {
-        self.table
-            .get_ref()
-            .keys()
-            .map(|k| k.get_ref().to_string())
-            .collect()
-    }
-
     /// The folder relative paths in the settings are resolved against.
     pub fn base_dir(&self) -> &Path {
         &self.base_dir

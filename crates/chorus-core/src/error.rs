@@ -153,24 +153,6 @@ impl From<std::io::Error> for Error {
     }
 }
 
-/// Extension to add context to any fallible result that converts into [`Error`].
-pub trait ResultExt<T> {
-    /// Converts the error into [`Error`] and prefixes it with `context`.
-    fn context(self, context: impl fmt::Display) -> Result<T>;
-    /// Like [`ResultExt::context`], with the context computed only on failure.
-    fn with_context<C: fmt::Display>(self, context: impl FnOnce() -> C) -> Result<T>;
-}
-
-impl<T, E: Into<Error>> ResultExt<T> for std::result::Result<T, E> {
-    fn context(self, context: impl fmt::Display) -> Result<T> {
-        self.map_err(|e| e.into().context(context))
-    }
-
-    fn with_context<C: fmt::Display>(self, context: impl FnOnce() -> C) -> Result<T> {
-        self.map_err(|e| e.into().context(context()))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -458,7 +458,13 @@ pub async fn run(plan: &Plan, opts: &RunOptions, observer: Arc<dyn Observer>) ->
     }
 
     // Decide what commits.
-    let upstream = |input: &str| upstream_streams(plan, input);
+    // The streams behind each written table, walked once.
+    let upstream_of: BTreeMap<&str, BTreeSet<String>> = tables
+        .keys()
+        .map(|(_, input)| (input.as_str(), upstream_streams(plan, input)))
+        .collect();
+    let none = BTreeSet::new();
+    let upstream = |input: &str| upstream_of.get(input).unwrap_or(&none);
     let mut advancing: BTreeSet<String> = streams
         .values()
         .filter(|o| o.error.is_none())

@@ -19,14 +19,9 @@ pub fn default_table_name(input: &str) -> String {
     input.replace('.', "__")
 }
 
-/// The staging folder of a run.
+/// The folder holding every run's staging.
 pub fn staging_root() -> Path {
     Path::from_iter([CHORUS_DIR, "staging"])
-}
-
-/// The staging folder of a run.
-pub fn staging_dir(run_id: &str) -> Path {
-    Path::from_iter([CHORUS_DIR, "staging", run_id])
 }
 
 /// The name of the `n`-th file a run writes to a table.
