@@ -8,7 +8,7 @@
 
 use serde::Serialize;
 
-use crate::platforms::reference;
+use crate::platforms::{meta, reference};
 
 /// The splitmix64 finalizer: a bijective mix of 64 bits.
 pub fn mix(mut x: u64) -> u64 {
@@ -84,6 +84,8 @@ pub struct Truth {
     pub scale: u32,
     /// The reference platform's items.
     pub reference: reference::Dataset,
+    /// The Meta platform's objects and insights values.
+    pub meta: meta::Dataset,
 }
 
 impl Truth {
@@ -94,6 +96,7 @@ impl Truth {
             seed,
             scale,
             reference: reference::Dataset::generate(seed, scale),
+            meta: meta::Dataset::generate(seed, scale),
         }
     }
 }

@@ -37,6 +37,7 @@ use crate::data::Truth;
 use crate::error::SandboxError;
 use crate::faults::{self, FaultKind, FaultSpec, OVERRIDE_HEADER};
 use crate::log::{LoggedRequest, RequestLog};
+use crate::platforms::meta::UsageOverride;
 use crate::platforms::{self, Context, FaultResponder};
 
 /// The largest request body the sandbox reads.
@@ -94,7 +95,7 @@ impl Shared {
                 path.strip_prefix(prefix)
                     .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
             })
-            .and_then(|(_, responder)| responder(kind))
+            .and_then(|(_, responder)| responder(path, kind))
             .or_else(|| faults::default_response(kind))
     }
 }
@@ -107,6 +108,7 @@ pub struct Sandbox {
     truth: Arc<Truth>,
     log: Arc<RequestLog>,
     tokens: Arc<TokenStore>,
+    meta_usage: Arc<UsageOverride>,
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
 }
@@ -138,12 +140,14 @@ impl Sandbox {
         let truth = Arc::new(Truth::new(config.seed, config.scale));
         let tokens = Arc::new(TokenStore::new(config.seed));
         let log = Arc::new(RequestLog::default());
+        let meta_usage = Arc::new(UsageOverride::default());
 
         let ctx = Context {
             base_url: base_url.clone(),
             truth: truth.clone(),
             tokens: tokens.clone(),
             token_ttl_secs: config.token_ttl_secs,
+            meta_usage: meta_usage.clone(),
         };
         let control = Control {
             log: log.clone(),
@@ -174,6 +178,7 @@ impl Sandbox {
             truth,
             log,
             tokens,
+            meta_usage,
             stop,
             task,
         })
@@ -217,6 +222,12 @@ impl Sandbox {
     /// Expires every access token minted so far, so their next use gets a 401.
     pub fn expire_tokens(&self) {
         self.tokens.expire_all();
+    }
+
+    /// Forces the usage percent the Meta platform reports in `X-App-Usage`,
+    /// `X-Business-Use-Case-Usage` and `X-Ad-Account-Usage` (`None` restores the low default).
+    pub fn set_meta_usage(&self, percent: Option<u8>) {
+        self.meta_usage.set(percent);
     }
 
     /// Stops accepting, drops every open connection and waits for the server task to end.

@@ -15,10 +15,12 @@ use crate::data::Truth;
 use crate::error::SandboxError;
 use crate::faults::FaultKind;
 
+pub mod meta;
 pub mod reference;
 
-/// A platform's canned response for a status-code fault; `None` falls back to the default.
-pub(crate) type FaultResponder = Arc<dyn Fn(FaultKind) -> Option<Response> + Send + Sync>;
+/// A platform's canned response for a status-code fault on a request path (the full path,
+/// prefix included); `None` falls back to the default.
+pub(crate) type FaultResponder = Arc<dyn Fn(&str, FaultKind) -> Option<Response> + Send + Sync>;
 
 /// What a platform needs to build its routes.
 pub(crate) struct Context {
@@ -30,6 +32,8 @@ pub(crate) struct Context {
     pub tokens: Arc<TokenStore>,
     /// The lifetime of minted access tokens, in seconds.
     pub token_ttl_secs: u64,
+    /// The usage percent the Meta platform reports when a test forces one.
+    pub meta_usage: Arc<meta::UsageOverride>,
 }
 
 /// One emulated platform.
@@ -44,5 +48,5 @@ pub(crate) struct Platform {
 
 /// Every platform, one line each.
 pub(crate) fn all(ctx: &Context) -> Result<Vec<Platform>, SandboxError> {
-    Ok(vec![reference::platform(ctx)?])
+    Ok(vec![reference::platform(ctx)?, meta::platform(ctx)])
 }

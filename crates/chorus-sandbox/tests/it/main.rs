@@ -8,6 +8,7 @@
 mod auth;
 mod faults;
 mod log;
+mod meta_pages;
 mod paging;
 
 use base64::Engine;

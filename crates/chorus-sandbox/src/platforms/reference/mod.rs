@@ -133,7 +133,7 @@ pub(crate) fn platform(ctx: &Context) -> Result<Platform, SandboxError> {
     Ok(Platform {
         prefix: PREFIX,
         router,
-        fault_response: Arc::new(move |kind| state.fault_response(kind)),
+        fault_response: Arc::new(move |_path, kind| state.fault_response(kind)),
     })
 }
 
