@@ -6,6 +6,7 @@ use chorus_core::{Registry, RegistryError};
 pub fn builtin() -> Result<Registry, RegistryError> {
     let mut r = Registry::default();
     chorus_connector_files::register(&mut r)?;
+    chorus_connector_meta::register(&mut r)?;
     chorus_sink::register_all(&mut r)?;
     Ok(r)
 }

@@ -1,0 +1,10 @@
+//! The Meta connectors against the sandbox's Graph API: every stream through the contract
+//! harness (faults included), and the behaviours Meta users depend on.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "test helpers fail the test loudly on any unexpected error"
+)]
+
+mod pages;
+mod support;
