@@ -8,6 +8,7 @@ use chrono::NaiveDate;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
+use super::instagram::{self, IgAccount, IgMedia};
 use super::{DATA_END, DATA_START, PAGE_ID};
 use crate::data::Rng;
 
@@ -67,6 +68,14 @@ pub struct Dataset {
     pub page: Page,
     /// The Page's posts, newest first.
     pub posts: Vec<Post>,
+    /// The Instagram professional account.
+    pub ig_account: IgAccount,
+    /// Its feed and reels media, newest first (what `/{ig-user}/media` lists).
+    pub media: Vec<IgMedia>,
+    /// Its stories, newest first (what `/{ig-user}/stories` lists).
+    pub stories: Vec<IgMedia>,
+    /// Media it is tagged in, newest first (what `/{ig-user}/tags` lists).
+    pub tags: Vec<IgMedia>,
 }
 
 /// Unix seconds of a UTC midnight.
@@ -158,7 +167,16 @@ impl Dataset {
             })
             .collect();
         posts.reverse();
-        Self { seed, page, posts }
+        let ig = instagram::generate(seed, scale);
+        Self {
+            seed,
+            page,
+            posts,
+            ig_account: ig.account,
+            media: ig.media,
+            stories: ig.stories,
+            tags: ig.tags,
+        }
     }
 
     /// The post with this id.

@@ -12,6 +12,12 @@
 //!   `fields` with `reactions.summary(true).limit(0)`), `/{page}/insights` (daily values with
 //!   Pacific-midnight `end_time`, 90-day window, time-window paging that never ends),
 //!   `/{post}/insights` (lifetime values).
+//! - Instagram: `GET /{ig-user}`, `/{ig-user}/media` (feed and reels; `like_count` omitted for
+//!   hidden likes), `/{ig-user}/stories`, `/{ig-user}/tags`, `GET /{media}`,
+//!   `/{media}/insights` (per product type; deprecated metrics, 2108006 for media older than the
+//!   business conversion, `(#10) Not enough viewers` for small stories, empty data),
+//!   `/{ig-user}/insights` (`metric_type=total_value` required for the total-value metrics,
+//!   30-day window, `time_series` daily values for `reach`/`follower_count`).
 //! - Errors in the Graph envelope; every response carries `X-App-Usage`, and object requests
 //!   `X-Business-Use-Case-Usage` keyed by the object id (percent override:
 //!   [`crate::Sandbox::set_meta_usage`]).
@@ -23,15 +29,25 @@
 //! title, `shares`/zero-valued `*_by_type` keys being omitted, `YYYY-MM-DD` in `since`/`until`
 //! read as Pacific midnight, the default insights window (the last two days), the `summary`
 //! objects' extra keys, cursors (base64 of the item id), and an unknown version answering
-//! `Unknown path components` (code 2500).
+//! `Unknown path components` (code 2500). Instagram: stories are served by `/stories` only
+//! (as Graph does) but never expire (the Truth is clock-free); the IG permission error text,
+//! the deprecated-media-metric and unknown-metric texts, the 30-day window text
+//! (`There cannot be more than 30 days (2592000 s) between since and until`, mirroring Pages),
+//! a required `period`, and `total_value` answers without `paging`.
 
 mod check;
 mod dataset;
 mod graph;
+mod instagram;
 mod pages;
 
 pub use dataset::{Dataset, POSTS_PER_SCALE, Page, Post};
 pub use graph::{end_time, pacific_date, pacific_midnight, today};
+pub use instagram::{
+    IG_ACCOUNT_METRICS, IG_FEED_METRICS, IG_INSIGHTS_MAX_DAYS, IG_REELS_METRICS, IG_STORY_METRICS,
+    IG_TOTAL_VALUE_ONLY, IgAccount, IgMedia, MEDIA_PER_SCALE, MediaInsights, STORIES_PER_SCALE,
+    TAGS_PER_SCALE, media_metrics,
+};
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -225,6 +241,9 @@ enum Target<'a> {
     DebugToken,
     Page,
     Post(&'a Post),
+    IgUser,
+    /// A medium, and whether the account owns it (tagged media are someone else's).
+    Media(&'a IgMedia, bool),
 }
 
 /// One decoded request.
@@ -380,7 +399,20 @@ impl Meta {
             "me" => Some(Target::Me),
             "debug_token" => Some(Target::DebugToken),
             PAGE_ID => Some(Target::Page),
-            _ => self.data().post(id).map(Target::Post),
+            IG_USER_ID => Some(Target::IgUser),
+            _ => {
+                let data = self.data();
+                if let Some(post) = data.post(id) {
+                    return Some(Target::Post(post));
+                }
+                if let Some(media) = data.ig_media(id) {
+                    return Some(Target::Media(media, true));
+                }
+                data.tags
+                    .iter()
+                    .find(|m| m.id == id)
+                    .map(|m| Target::Media(m, false))
+            }
         }
     }
 
@@ -388,6 +420,7 @@ impl Meta {
     fn family(&self, id: &str, _edge: Option<&str>) -> Option<(Family, String)> {
         match self.resolve(id)? {
             Target::Page | Target::Post(_) => Some((Family::Pages, PAGE_ID.to_owned())),
+            Target::IgUser | Target::Media(..) => Some((Family::Instagram, IG_USER_ID.to_owned())),
             Target::Me | Target::DebugToken => None,
         }
     }
@@ -460,6 +493,21 @@ impl Meta {
             (Target::Page, Some("insights")) => pages::page_insights(self, &req),
             (Target::Post(post), None) => pages::post(&req, post),
             (Target::Post(post), Some("insights")) => pages::post_insights(self, &req, post),
+            (Target::IgUser, None) => instagram::user(self, &req),
+            (Target::IgUser, Some("media")) => {
+                instagram::media_list(self, &req, &self.data().media)
+            }
+            (Target::IgUser, Some("stories")) => {
+                instagram::media_list(self, &req, &self.data().stories)
+            }
+            (Target::IgUser, Some("tags")) => instagram::media_list(self, &req, &self.data().tags),
+            (Target::IgUser, Some("insights")) => instagram::account_insights(self, &req),
+            (Target::Media(media, _), None) => instagram::media_node(&req, media),
+            (Target::Media(media, owned), Some("insights")) => {
+                instagram::media_insights(self, &req, media, owned)
+            }
+            (Target::IgUser, Some(edge)) => Err(GraphError::nonexisting_field(edge, "IGUser")),
+            (Target::Media(..), Some(edge)) => Err(GraphError::nonexisting_field(edge, "IGMedia")),
             (Target::Page, Some(edge)) => Err(GraphError::nonexisting_field(edge, "Page")),
             (Target::Post(_), Some(edge)) => Err(GraphError::nonexisting_field(edge, "PagePost")),
             (_, _) => Err(GraphError::unsupported("get", id)),
