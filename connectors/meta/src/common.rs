@@ -392,8 +392,15 @@ impl Metrics {
     }
 }
 
-/// The metric a rejection names, if its message names one of `asked`.
+/// The metric a rejection names, if its message names one of `asked`: by position
+/// (`metric[2] must be one of …`, which then lists valid names) or by name.
 pub fn named_metric<'a>(message: &str, asked: &'a [String]) -> Option<&'a String> {
+    if let Some((_, rest)) = message.split_once("metric[") {
+        let index = rest
+            .split_once(']')
+            .and_then(|(i, _)| i.parse::<usize>().ok());
+        return index.and_then(|i| asked.get(i));
+    }
     let words: BTreeSet<&str> = message
         .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
         .collect();

@@ -84,6 +84,7 @@ impl GraphError {
             && self.error_subcode != Some(2_108_006)
             && m.contains("metric")
             && (m.contains("valid")
+                || m.contains("must be one of")
                 || m.contains("not support")
                 || m.contains("no longer supported")
                 || m.contains("deprecated"))

@@ -492,8 +492,20 @@ impl Inner {
             col("timestamp"),
         );
         let mut older = false;
+        let mut stories = false;
         // Media come newest first: stop at the first page that reaches before the start.
-        while !older && let Some(batch) = pager.next_page().await? {
+        // Stories are not in `/media`; `/stories` lists the live ones (24 hours) after it.
+        loop {
+            let batch = match pager.next_page().await? {
+                Some(batch) if !older => batch,
+                _ if !stories => {
+                    stories = true;
+                    older = false;
+                    pager = self.media_pager("stories", false);
+                    continue;
+                }
+                _ => break,
+            };
             let ids = batch.column(id_col).as_string::<i32>();
             let types = batch.column(type_col).as_string::<i32>();
             let products = batch.column(product_col).as_string::<i32>();

@@ -6,5 +6,6 @@
     reason = "test helpers fail the test loudly on any unexpected error"
 )]
 
+mod instagram;
 mod pages;
 mod support;
