@@ -8,6 +8,7 @@
 mod auth;
 mod faults;
 mod log;
+mod meta_ads;
 mod meta_instagram;
 mod meta_pages;
 mod paging;

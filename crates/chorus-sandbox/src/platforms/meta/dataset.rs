@@ -8,6 +8,7 @@ use chrono::NaiveDate;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
+use super::ads::{self, Ad, AdAccount, AdSet, Campaign};
 use super::instagram::{self, IgAccount, IgMedia};
 use super::{DATA_END, DATA_START, PAGE_ID};
 use crate::data::Rng;
@@ -76,6 +77,14 @@ pub struct Dataset {
     pub stories: Vec<IgMedia>,
     /// Media it is tagged in, newest first (what `/{ig-user}/tags` lists).
     pub tags: Vec<IgMedia>,
+    /// The ad account.
+    pub ad_account: AdAccount,
+    /// Campaigns, newest first (deleted and archived included).
+    pub campaigns: Vec<Campaign>,
+    /// Ad sets, newest first (deleted and archived included).
+    pub adsets: Vec<AdSet>,
+    /// Ads, newest first (deleted and archived included).
+    pub ads: Vec<Ad>,
 }
 
 /// Unix seconds of a UTC midnight.
@@ -168,6 +177,7 @@ impl Dataset {
             .collect();
         posts.reverse();
         let ig = instagram::generate(seed, scale);
+        let ads = ads::generate(seed, scale);
         Self {
             seed,
             page,
@@ -176,6 +186,10 @@ impl Dataset {
             media: ig.media,
             stories: ig.stories,
             tags: ig.tags,
+            ad_account: ads.account,
+            campaigns: ads.campaigns,
+            adsets: ads.adsets,
+            ads: ads.ads,
         }
     }
 

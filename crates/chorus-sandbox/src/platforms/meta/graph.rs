@@ -435,7 +435,6 @@ pub fn today() -> NaiveDate {
     Utc::now().date_naive()
 }
 
-#[allow(dead_code, reason = "used by the Marketing API endpoints")]
 /// Formats unix seconds in the ad account's zone: `2026-03-04T10:11:12-0800`.
 pub(super) fn account_time(unix_secs: i64) -> String {
     DateTime::from_timestamp(unix_secs, 0)

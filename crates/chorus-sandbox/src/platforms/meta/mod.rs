@@ -18,6 +18,13 @@
 //!   business conversion, `(#10) Not enough viewers` for small stories, empty data),
 //!   `/{ig-user}/insights` (`metric_type=total_value` required for the total-value metrics,
 //!   30-day window, `time_series` daily values for `reach`/`follower_count`).
+//! - Marketing API: `GET /act_{id}` (`timezone_name` America/Los_Angeles), `/act_{id}/campaigns`,
+//!   `/adsets`, `/ads` (timestamps with the account offset, `filtering` on `updated_time` and
+//!   `effective_status`, deleted/archived hidden unless filtered in), sync `/act_{id}/insights`
+//!   (`level`, `fields`, `time_range`, `date_preset`, `time_increment`, numbers as strings,
+//!   `actions`/`action_values`, 100/1487534 above [`SYNC_MAX_ROWS`]), async
+//!   `POST /act_{id}/insights` → `GET /{run}` (one status step per poll) → `GET /{run}/insights`,
+//!   with `Job Failed` and -2/2490547 above [`ASYNC_MAX_ROWS`] at adset/ad level.
 //! - Errors in the Graph envelope; every response carries `X-App-Usage`, and object requests
 //!   `X-Business-Use-Case-Usage` keyed by the object id (percent override:
 //!   [`crate::Sandbox::set_meta_usage`]).
@@ -33,14 +40,24 @@
 //! (as Graph does) but never expire (the Truth is clock-free); the IG permission error text,
 //! the deprecated-media-metric and unknown-metric texts, the 30-day window text
 //! (`There cannot be more than 30 days (2592000 s) between since and until`, mirroring Pages),
-//! a required `period`, and `total_value` answers without `paging`.
+//! a required `period`, and `total_value` answers without `paging`. Marketing API: the 1487534
+//! body's `error_user_title`, the "report not ready" error, reach summed across days and ads
+//! (real reach is deduplicated), insights rows only for (bucket, entity) pairs with delivery,
+//! rows ordered by date then id, the action types (`link_click`, `post_engagement`,
+//! `page_engagement`, `purchase`), list edges ordered newest first and `limit` capped at
+//! [`ADS_MAX_LIMIT`]; `Job Skipped` and stuck jobs are not emulated.
 
+mod ads;
 mod check;
 mod dataset;
 mod graph;
 mod instagram;
 mod pages;
 
+pub use ads::{
+    AD_INSIGHTS_FIELDS, ADS_DEFAULT_LIMIT, ADS_MAX_LIMIT, ASYNC_MAX_ROWS, Ad, AdAccount, AdDay,
+    AdSet, CAMPAIGNS_PER_SCALE, Campaign, JOB_POLLS, SYNC_MAX_ROWS,
+};
 pub use dataset::{Dataset, POSTS_PER_SCALE, Page, Post};
 pub use graph::{end_time, pacific_date, pacific_midnight, today};
 pub use instagram::{
@@ -49,8 +66,9 @@ pub use instagram::{
     TAGS_PER_SCALE, media_metrics,
 };
 
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use axum::Router;
 use axum::body::Bytes;
@@ -244,6 +262,11 @@ enum Target<'a> {
     IgUser,
     /// A medium, and whether the account owns it (tagged media are someone else's).
     Media(&'a IgMedia, bool),
+    AdAccount,
+    Campaign(&'a Campaign),
+    AdSet(&'a AdSet),
+    Ad(&'a Ad),
+    ReportRun(String),
 }
 
 /// One decoded request.
@@ -278,6 +301,8 @@ struct Meta {
     truth: Arc<Truth>,
     usage: Arc<UsageOverride>,
     calls: AtomicU64,
+    jobs: Mutex<HashMap<String, ads::Job>>,
+    job_count: AtomicU64,
 }
 
 /// Builds the Meta platform.
@@ -287,6 +312,8 @@ pub(crate) fn platform(ctx: &Context) -> Platform {
         truth: ctx.truth.clone(),
         usage: ctx.meta_usage.clone(),
         calls: AtomicU64::new(0),
+        jobs: Mutex::new(HashMap::new()),
+        job_count: AtomicU64::new(0),
     });
     let router = Router::new()
         .route("/{version}/{id}", get(get_node).post(post_node))
@@ -393,6 +420,19 @@ impl Meta {
         &self.truth.meta
     }
 
+    /// The async report runs, by id.
+    fn jobs(&self) -> MutexGuard<'_, HashMap<String, ads::Job>> {
+        self.jobs.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Stores a new report run built by `job` from its id; returns the id.
+    fn new_job(&self, job: impl FnOnce(String) -> ads::Job) -> String {
+        let n = self.job_count.fetch_add(1, Ordering::Relaxed);
+        let id = (612_000_000_000_001u64 + n * 7_919).to_string();
+        self.jobs().insert(id.clone(), job(id.clone()));
+        id
+    }
+
     /// What `id` names, if anything.
     fn resolve(&self, id: &str) -> Option<Target<'_>> {
         match id {
@@ -400,8 +440,21 @@ impl Meta {
             "debug_token" => Some(Target::DebugToken),
             PAGE_ID => Some(Target::Page),
             IG_USER_ID => Some(Target::IgUser),
+            _ if id.strip_prefix("act_") == Some(AD_ACCOUNT_ID) => Some(Target::AdAccount),
             _ => {
                 let data = self.data();
+                if let Some(c) = data.campaigns.iter().find(|c| c.id == id) {
+                    return Some(Target::Campaign(c));
+                }
+                if let Some(a) = data.adsets.iter().find(|a| a.id == id) {
+                    return Some(Target::AdSet(a));
+                }
+                if let Some(a) = data.ad(id) {
+                    return Some(Target::Ad(a));
+                }
+                if self.jobs().contains_key(id) {
+                    return Some(Target::ReportRun(id.to_owned()));
+                }
                 if let Some(post) = data.post(id) {
                     return Some(Target::Post(post));
                 }
@@ -417,8 +470,17 @@ impl Meta {
     }
 
     /// The budget a request on `id`/`edge` counts against, and the business object's id.
-    fn family(&self, id: &str, _edge: Option<&str>) -> Option<(Family, String)> {
+    fn family(&self, id: &str, edge: Option<&str>) -> Option<(Family, String)> {
+        let ads = |family| Some((family, AD_ACCOUNT_ID.to_owned()));
         match self.resolve(id)? {
+            Target::ReportRun(_) => ads(Family::AdsInsights),
+            Target::AdAccount | Target::Campaign(_) | Target::AdSet(_) | Target::Ad(_) => {
+                if edge == Some("insights") {
+                    ads(Family::AdsInsights)
+                } else {
+                    ads(Family::AdsManagement)
+                }
+            }
             Target::Page | Target::Post(_) => Some((Family::Pages, PAGE_ID.to_owned())),
             Target::IgUser | Target::Media(..) => Some((Family::Instagram, IG_USER_ID.to_owned())),
             Target::Me | Target::DebugToken => None,
@@ -482,7 +544,10 @@ impl Meta {
             .resolve(id)
             .ok_or_else(|| GraphError::unsupported(&method.to_string().to_lowercase(), id))?;
         if method == Method::POST {
-            return Err(GraphError::unsupported("post", id));
+            return match (target, edge) {
+                (Target::AdAccount, Some("insights")) => ads::start_job(self, &req),
+                _ => Err(GraphError::unsupported("post", id)),
+            };
         }
         match (target, edge) {
             (Target::Me, None) => Ok(check::me()),
@@ -508,6 +573,29 @@ impl Meta {
             }
             (Target::IgUser, Some(edge)) => Err(GraphError::nonexisting_field(edge, "IGUser")),
             (Target::Media(..), Some(edge)) => Err(GraphError::nonexisting_field(edge, "IGMedia")),
+            (Target::AdAccount, None) => ads::account(self, &req),
+            (Target::AdAccount, Some(edge @ ("campaigns" | "adsets" | "ads"))) => {
+                ads::list(self, &req, edge)
+            }
+            (Target::AdAccount, Some("insights")) => ads::insights(self, &req),
+            (Target::Campaign(c), None) => graph::render(c, &req.fields(&["id"])),
+            (Target::AdSet(a), None) => graph::render(a, &req.fields(&["id"])),
+            (Target::Ad(a), None) => graph::render(a, &req.fields(&["id"])),
+            (Target::ReportRun(run), None) => self
+                .jobs()
+                .get_mut(&run)
+                .map(ads::poll_job)
+                .ok_or_else(|| GraphError::unsupported("get", id)),
+            (Target::ReportRun(run), Some("insights")) => {
+                let job = self.jobs().get(&run).cloned();
+                match job {
+                    Some(job) => ads::job_insights(self, &req, &job),
+                    None => Err(GraphError::unsupported("get", id)),
+                }
+            }
+            (Target::AdAccount, Some(edge)) => {
+                Err(GraphError::nonexisting_field(edge, "AdAccount"))
+            }
             (Target::Page, Some(edge)) => Err(GraphError::nonexisting_field(edge, "Page")),
             (Target::Post(_), Some(edge)) => Err(GraphError::nonexisting_field(edge, "PagePost")),
             (_, _) => Err(GraphError::unsupported("get", id)),
