@@ -297,15 +297,8 @@ fn entity_fields(edge: &str) -> Vec<Field> {
         Field::new("effective_status", DataType::Utf8, true),
     ]);
     match edge {
-        "campaigns" => fields.extend([
-            Field::new("objective", DataType::Utf8, true),
-            Field::new("daily_budget", DataType::Int64, true),
-            Field::new("lifetime_budget", DataType::Int64, true),
-        ]),
-        "adsets" => fields.extend([
-            Field::new("daily_budget", DataType::Int64, true),
-            Field::new("lifetime_budget", DataType::Int64, true),
-        ]),
+        "campaigns" => fields.push(Field::new("objective", DataType::Utf8, true)),
+        "adsets" => fields.push(Field::new("daily_budget", DataType::Int64, true)),
         _ => {}
     }
     fields.extend([

@@ -6,6 +6,7 @@
     reason = "test helpers fail the test loudly on any unexpected error"
 )]
 
+mod ads;
 mod instagram;
 mod pages;
 mod support;
