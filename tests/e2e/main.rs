@@ -6,6 +6,7 @@
 )]
 
 mod crash;
+mod meta;
 mod run;
 mod sandbox;
 mod util;
