@@ -7,7 +7,9 @@
 //!   `instagram_manage_insights`), from `Authorization: Bearer` or `?access_token=`; anything
 //!   else is HTTP 400 code 190. When the token came in the query, `paging.next`/`previous` echo
 //!   `access_token=` (as Graph does); when it came in the header they do not.
-//! - Check support: `GET /me`, `GET /me/permissions`, `GET /debug_token?input_token=`.
+//! - Check support: `GET /me`, `GET /me/permissions`, `GET /me/accounts` (the Page with its
+//!   token and IG account), `GET /debug_token?input_token=`.
+//! - POST parameters are read from the query, a form body or a JSON object body.
 //! - Pages: `GET /{page}`, `/{page}/posts` and `/published_posts` (cursor paging, `since`/`until`,
 //!   `fields` with `reactions.summary(true).limit(0)`), `/{page}/insights` (daily values with
 //!   Pacific-midnight `end_time`, 90-day window, time-window paging that never ends),
@@ -28,8 +30,15 @@
 //! - Errors in the Graph envelope; every response carries `X-App-Usage`, and object requests
 //!   `X-Business-Use-Case-Usage` keyed by the object id (percent override:
 //!   [`crate::Sandbox::set_meta_usage`]).
-//! - Status faults become Graph throttles (HTTP 400/403, never 429) chosen by path family, and
-//!   Graph `1`/`2` transient errors for 500/503.
+//! - Status faults become Graph errors by path family (never HTTP 429), each with usage headers
+//!   at 100 % and `estimated_time_to_regain_access` 0:
+//!
+//! | fault | Pages | Instagram | ads insights (`/insights`, report runs) | ads management | other |
+//! |---|---|---|---|---|---|
+//! | `429` | 403, 80001 | 403, 80002 | 403, 80000/2446079 | 403, 80004/2446079 | 403, 4 |
+//! | `429reset` | 400, 32 | 400, 17 | 400, 17/2446079 | 400, 613/1487742 | 400, 17 |
+//! | `throttle400` | 400, 4 | 400, 4 | 400, 4 | 400, 4 | 400, 4 |
+//! | `500` / `503` / `error200` | 500 code 1/99, 503 code 2, 200 code 2; all `is_transient: true` |||||
 //!
 //! Unverified shape choices (not confirmed against a live token): the exact 190 message, the
 //! permission error (`(#200) Requires read_insights permission`), the 3001/1504028 body's user
@@ -73,6 +82,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
+use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -522,7 +532,11 @@ impl Meta {
                 format!("Unknown path components: /{version}/{id}{rest}"),
             ));
         }
-        let params = Params::parse(query, body)?;
+        let json = headers
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"));
+        let params = Params::parse(query, body, json)?;
         let query_token = params.get("access_token").map(str::to_owned);
         let token = auth::bearer_token(headers)
             .map(str::to_owned)
@@ -552,6 +566,7 @@ impl Meta {
         match (target, edge) {
             (Target::Me, None) => Ok(check::me()),
             (Target::Me, Some("permissions")) => Ok(check::permissions(&req)),
+            (Target::Me, Some("accounts")) => pages::accounts(self, &req),
             (Target::DebugToken, None) => check::debug_token(&req),
             (Target::Page, None) => pages::page(self, &req),
             (Target::Page, Some("posts" | "published_posts" | "feed")) => pages::posts(self, &req),
