@@ -108,6 +108,17 @@ async fn tokens_come_from_the_header_or_the_query() {
     let (status, _, body) = meta_get(&sandbox, "999", &[]).await;
     assert_eq!(status, 400);
     assert_eq!(error(&body)["type"], "GraphMethodException");
+    let (status, _, body) = send(client().delete(&url).bearer_auth(TOKEN)).await;
+    assert_eq!(status, 400);
+    assert_eq!(error(&body)["code"], 100);
+    let (status, _, body) = send(
+        client()
+            .get(sandbox.url("/meta/v25.0/a/b/c"))
+            .bearer_auth(TOKEN),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(error(&body)["code"], 2500);
 }
 
 #[tokio::test]

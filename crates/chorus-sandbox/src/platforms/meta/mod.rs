@@ -329,6 +329,7 @@ pub(crate) fn platform(ctx: &Context) -> Platform {
         .route("/{version}/{id}", get(get_node).post(post_node))
         .route("/{version}/{id}/{edge}", get(get_edge).post(post_edge))
         .fallback(unknown_path)
+        .method_not_allowed_fallback(unsupported_method)
         .with_state(state.clone());
     Platform {
         prefix: PREFIX,
@@ -394,6 +395,12 @@ async fn post_edge(
 async fn unknown_path(State(s): State<Arc<Meta>>, uri: Uri) -> Response {
     let path = uri.path().trim_start_matches(PREFIX);
     let error = GraphError::new(2500, format!("Unknown path components: {path}"));
+    s.finish(None, None, Err(error), false)
+}
+
+async fn unsupported_method(State(s): State<Arc<Meta>>, method: Method, uri: Uri) -> Response {
+    let id = uri.path().rsplit('/').next().unwrap_or("");
+    let error = GraphError::unsupported(&method.as_str().to_lowercase(), id);
     s.finish(None, None, Err(error), false)
 }
 
