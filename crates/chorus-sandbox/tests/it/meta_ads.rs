@@ -426,3 +426,33 @@ async fn async_jobs_accept_a_json_body() {
     assert_eq!(error(&body)["code"], 100);
     assert!(headers.contains_key("x-ad-account-usage"));
 }
+
+#[tokio::test]
+async fn object_insights_match_the_account_breakdown() {
+    let sandbox = start(29, 1).await;
+    let range = r#"{"since":"2026-09-01","until":"2026-09-30"}"#;
+    let by_campaign = sync_rows(
+        &sandbox,
+        &[
+            ("level", "campaign"),
+            ("fields", "campaign_id,impressions,spend"),
+            ("time_range", range),
+        ],
+    )
+    .await;
+    assert!(!by_campaign.is_empty());
+    for row in &by_campaign {
+        let id = row["campaign_id"].as_str().unwrap();
+        let (status, _, body) = meta_get(
+            &sandbox,
+            &format!("{id}/insights"),
+            &[
+                ("fields", "campaign_id,impressions,spend"),
+                ("time_range", range),
+            ],
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["data"], json!([row]));
+    }
+}

@@ -24,7 +24,8 @@
 //!   `/adsets`, `/ads` (timestamps with the account offset, `filtering` on `updated_time` and
 //!   `effective_status`, deleted/archived hidden unless filtered in), sync `/act_{id}/insights`
 //!   (`level`, `fields`, `time_range`, `date_preset`, `time_increment`, numbers as strings,
-//!   `actions`/`action_values`, 100/1487534 above [`SYNC_MAX_ROWS`]), async
+//!   `actions`/`action_values`, 100/1487534 above [`SYNC_MAX_ROWS`]; also sync
+//!   `/{campaign|adset|ad}/insights`, default level the object's), async
 //!   `POST /act_{id}/insights` → `GET /{run}` (one status step per poll) → `GET /{run}/insights`,
 //!   with `Job Failed` and -2/2490547 above [`ASYNC_MAX_ROWS`] at adset/ad level.
 //! - Errors in the Graph envelope; every response carries `X-App-Usage`, and object requests
@@ -599,7 +600,14 @@ impl Meta {
             (Target::AdAccount, Some(edge @ ("campaigns" | "adsets" | "ads"))) => {
                 ads::list(self, &req, edge)
             }
-            (Target::AdAccount, Some("insights")) => ads::insights(self, &req),
+            (Target::AdAccount, Some("insights")) => ads::insights(self, &req, None),
+            (Target::Campaign(c), Some("insights")) => {
+                ads::insights(self, &req, Some(("campaign", &c.id)))
+            }
+            (Target::AdSet(a), Some("insights")) => {
+                ads::insights(self, &req, Some(("adset", &a.id)))
+            }
+            (Target::Ad(a), Some("insights")) => ads::insights(self, &req, Some(("ad", &a.id))),
             (Target::Campaign(c), None) => graph::render(c, &req.fields(&["id"])),
             (Target::AdSet(a), None) => graph::render(a, &req.fields(&["id"])),
             (Target::Ad(a), None) => graph::render(a, &req.fields(&["id"])),
