@@ -3,8 +3,9 @@
 //! What lives here: the [`Sandbox`] server (an axum router served by our own accept loop so that
 //! faults can cut connections), its [`SandboxConfig`], seeded deterministic data and the
 //! [`Truth`] tests compare against, [`FaultSpec`] fault injection, the [`LoggedRequest`] log,
-//! and one module per emulated platform under [`platforms`] (today only
-//! [`platforms::reference`], which exercises every paginator and auth variant of the kit).
+//! and one module per emulated platform under [`platforms`]: [`platforms::reference`], which
+//! exercises every paginator and auth variant of the kit, and [`platforms::meta`], the Graph API
+//! of Facebook Pages, Instagram and the Marketing API.
 //!
 //! What does not: the HTTP client (`chorus-http`), connectors, and the `chorus sandbox`
 //! command line (`chorus-cli` calls [`serve`]). Nothing here reaches the internet.

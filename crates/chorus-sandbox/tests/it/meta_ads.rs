@@ -399,3 +399,60 @@ async fn ads_throttle_faults() {
     assert_eq!(error(&body)["code"], 17);
     assert_eq!(error(&body)["error_subcode"], 2_446_079);
 }
+
+#[tokio::test]
+async fn async_jobs_accept_a_json_body() {
+    let sandbox = start(28, 1).await;
+    let (status, _, body) = send(
+        client()
+            .post(sandbox.url(&format!("/meta/v25.0/{}", act("insights"))))
+            .bearer_auth(TOKEN)
+            .json(&json!({
+                "level": "campaign",
+                "fields": "campaign_id,impressions",
+                "time_range": {"since": "2026-07-01", "until": "2026-07-03"},
+                "time_increment": 1,
+            })),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let run = body["report_run_id"].as_str().unwrap();
+    let (_, _, polled) = meta_get(&sandbox, run, &[]).await;
+    assert_eq!(polled["date_start"], "2026-07-01");
+    assert_eq!(polled["date_stop"], "2026-07-03");
+    // Insights before completion are refused; errors carry the ads usage headers too.
+    let (status, headers, body) = meta_get(&sandbox, &format!("{run}/insights"), &[]).await;
+    assert_eq!(status, 400);
+    assert_eq!(error(&body)["code"], 100);
+    assert!(headers.contains_key("x-ad-account-usage"));
+}
+
+#[tokio::test]
+async fn object_insights_match_the_account_breakdown() {
+    let sandbox = start(29, 1).await;
+    let range = r#"{"since":"2026-09-01","until":"2026-09-30"}"#;
+    let by_campaign = sync_rows(
+        &sandbox,
+        &[
+            ("level", "campaign"),
+            ("fields", "campaign_id,impressions,spend"),
+            ("time_range", range),
+        ],
+    )
+    .await;
+    assert!(!by_campaign.is_empty());
+    for row in &by_campaign {
+        let id = row["campaign_id"].as_str().unwrap();
+        let (status, _, body) = meta_get(
+            &sandbox,
+            &format!("{id}/insights"),
+            &[
+                ("fields", "campaign_id,impressions,spend"),
+                ("time_range", range),
+            ],
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["data"], json!([row]));
+    }
+}

@@ -356,3 +356,36 @@ async fn instagram_throttle_fault() {
     assert_eq!(status, 403);
     assert_eq!(error(&body)["code"], 80002);
 }
+
+#[tokio::test]
+async fn media_since_until_and_user_throttle() {
+    let sandbox = start(17, 1).await;
+    let truth = &sandbox.truth().meta;
+    let since = pacific_midnight(date("2026-04-01"));
+    let until = pacific_midnight(date("2026-07-01"));
+    let (rows, _) = all_pages(
+        client()
+            .get(sandbox.url(&format!("/meta/v25.0/{IG_USER_ID}/media")))
+            .bearer_auth(TOKEN)
+            .query(&[("since", since.to_string()), ("until", until.to_string())]),
+        true,
+    )
+    .await;
+    let expected: Vec<&str> = truth
+        .media
+        .iter()
+        .filter(|m| m.timestamp >= since && m.timestamp < until)
+        .map(|m| m.id.as_str())
+        .collect();
+    let got: Vec<&str> = rows.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert_eq!(got, expected);
+    let (status, _, body) = send(
+        client()
+            .get(sandbox.url(&format!("/meta/v25.0/{IG_USER_ID}")))
+            .bearer_auth(TOKEN)
+            .header("x-sandbox-fault", "429reset"),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(error(&body)["message"], "(#17) User request limit reached");
+}

@@ -108,6 +108,17 @@ async fn tokens_come_from_the_header_or_the_query() {
     let (status, _, body) = meta_get(&sandbox, "999", &[]).await;
     assert_eq!(status, 400);
     assert_eq!(error(&body)["type"], "GraphMethodException");
+    let (status, _, body) = send(client().delete(&url).bearer_auth(TOKEN)).await;
+    assert_eq!(status, 400);
+    assert_eq!(error(&body)["code"], 100);
+    let (status, _, body) = send(
+        client()
+            .get(sandbox.url("/meta/v25.0/a/b/c"))
+            .bearer_auth(TOKEN),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(error(&body)["code"], 2500);
 }
 
 #[tokio::test]
@@ -525,4 +536,21 @@ async fn usage_can_be_forced() {
     let (_, headers, _) = meta_get(&sandbox, PAGE_ID, &[]).await;
     let app: Value = serde_json::from_str(headers["x-app-usage"].to_str().unwrap()).unwrap();
     assert!(app["call_count"].as_u64().unwrap() < 10);
+}
+
+#[tokio::test]
+async fn me_accounts_lists_the_page_with_its_token() {
+    let sandbox = start(10, 1).await;
+    let (status, _, body) = meta_get(
+        &sandbox,
+        "me/accounts",
+        &[("fields", "id,name,access_token,instagram_business_account")],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let page = &body["data"][0];
+    assert_eq!(page["id"], PAGE_ID);
+    assert_eq!(page["access_token"], TOKEN);
+    assert_eq!(page["instagram_business_account"]["id"], meta::IG_USER_ID);
+    assert!(body["paging"].get("next").is_none());
 }

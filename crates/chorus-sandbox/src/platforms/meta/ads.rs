@@ -639,9 +639,18 @@ pub(super) struct Query {
     entities: Vec<String>,
     since: NaiveDate,
     until: NaiveDate,
+    /// The campaign, ad set or ad the request was made on (`None` for the account).
+    scope: Option<String>,
 }
 
 impl Query {
+    /// Whether an ad is under the request's object.
+    fn covers(&self, ad: &Ad) -> bool {
+        self.scope
+            .as_deref()
+            .is_none_or(|s| ad.campaign_id == s || ad.adset_id == s || ad.id == s)
+    }
+
     /// Rows the query asks for (buckets × entities), the measure of "too much data".
     pub fn size(&self) -> usize {
         self.buckets.len() * self.entities.len().max(1)
@@ -653,9 +662,17 @@ impl Query {
     }
 }
 
-/// Parses and validates an insights request.
-pub(super) fn query(meta: &Meta, params: &Params) -> Result<Query, GraphError> {
-    let level = params.get("level").unwrap_or("account").to_owned();
+/// Parses and validates an insights request on the account (`scope` `None`) or on a campaign,
+/// ad set or ad (`scope` its kind and id; the default level is then its kind).
+pub(super) fn query(
+    meta: &Meta,
+    params: &Params,
+    scope: Option<(&str, &str)>,
+) -> Result<Query, GraphError> {
+    let level = params
+        .get("level")
+        .unwrap_or(scope.map_or("account", |(kind, _)| kind))
+        .to_owned();
     if !matches!(level.as_str(), "account" | "campaign" | "adset" | "ad") {
         return Err(GraphError::param(
             "param level must be one of {ad, adset, campaign, account}",
@@ -732,24 +749,38 @@ pub(super) fn query(meta: &Meta, params: &Params) -> Result<Query, GraphError> {
         }
     }
     let data = meta.data();
+    let scope = scope.map(|(_, id)| id.to_owned());
+    let under = |f: &dyn Fn(&Ad) -> bool| {
+        data.ads.iter().any(|ad| {
+            f(ad)
+                && scope
+                    .as_deref()
+                    .is_none_or(|s| ad.campaign_id == s || ad.adset_id == s || ad.id == s)
+        })
+    };
     let entities: Vec<String> = match level.as_str() {
         "account" => vec![AD_ACCOUNT_ID.to_owned()],
         "campaign" => data
             .campaigns
             .iter()
             .filter(|c| status_ok(&c.effective_status, status.as_ref()))
+            .filter(|c| {
+                scope.as_deref() == Some(c.id.as_str()) || under(&|ad| ad.campaign_id == c.id)
+            })
             .map(|c| c.id.clone())
             .collect(),
         "adset" => data
             .adsets
             .iter()
             .filter(|a| status_ok(&a.effective_status, status.as_ref()))
+            .filter(|a| scope.as_deref() == Some(a.id.as_str()) || under(&|ad| ad.adset_id == a.id))
             .map(|a| a.id.clone())
             .collect(),
         _ => data
             .ads
             .iter()
             .filter(|a| status_ok(&a.effective_status, status.as_ref()))
+            .filter(|a| under(&|ad| ad.id == a.id))
             .map(|a| a.id.clone())
             .collect(),
     };
@@ -760,6 +791,7 @@ pub(super) fn query(meta: &Meta, params: &Params) -> Result<Query, GraphError> {
         entities,
         since,
         until,
+        scope,
     })
 }
 
@@ -810,7 +842,7 @@ pub(super) fn rows(meta: &Meta, q: &Query) -> Vec<Value> {
     let mut out = Vec::new();
     for (start, end) in &q.buckets {
         let mut by_entity: BTreeMap<&str, AdDay> = BTreeMap::new();
-        for ad in &data.ads {
+        for ad in data.ads.iter().filter(|ad| q.covers(ad)) {
             let key = match q.level.as_str() {
                 "account" => AD_ACCOUNT_ID,
                 "campaign" => ad.campaign_id.as_str(),
@@ -926,9 +958,13 @@ fn too_much_data() -> GraphError {
     )
 }
 
-/// `GET /act_{id}/insights` (sync).
-pub(super) fn insights(meta: &Meta, req: &Req) -> Result<Value, GraphError> {
-    let q = query(meta, &req.params)?;
+/// `GET /act_{id}/insights` (sync), or `GET /{campaign|adset|ad}/insights` with `scope`.
+pub(super) fn insights(
+    meta: &Meta,
+    req: &Req,
+    scope: Option<(&str, &str)>,
+) -> Result<Value, GraphError> {
+    let q = query(meta, &req.params, scope)?;
     if q.size() > SYNC_MAX_ROWS {
         return Err(too_much_data());
     }
@@ -959,7 +995,7 @@ impl Job {
 
 /// `POST /act_{id}/insights`: starts an async job.
 pub(super) fn start_job(meta: &Meta, req: &Req) -> Result<Value, GraphError> {
-    let q = query(meta, &req.params)?;
+    let q = query(meta, &req.params, None)?;
     let fails = q.fine() && q.size() > ASYNC_MAX_ROWS;
     let id = meta.new_job(|id| Job {
         id,

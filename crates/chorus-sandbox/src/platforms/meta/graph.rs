@@ -18,11 +18,19 @@ pub(super) const DAY_SECS: i64 = 86_400;
 pub(super) struct Params(pub Vec<(String, String)>);
 
 impl Params {
-    /// Decodes a query string and an optional form body (body parameters come last).
-    pub fn parse(query: Option<&str>, body: &[u8]) -> Result<Self, GraphError> {
+    /// Decodes a query string and an optional body (form-encoded, or a JSON object when `json`);
+    /// body parameters come last. JSON values that are not strings keep their JSON text.
+    pub fn parse(query: Option<&str>, body: &[u8], json: bool) -> Result<Self, GraphError> {
         let mut pairs: Vec<(String, String)> = serde_urlencoded::from_str(query.unwrap_or(""))
             .map_err(|_| GraphError::param("The query string is malformed"))?;
-        if !body.is_empty() {
+        if json && !body.is_empty() {
+            let object: Map<String, Value> = serde_json::from_slice(body)
+                .map_err(|_| GraphError::param("The request body is not a JSON object"))?;
+            pairs.extend(object.into_iter().map(|(k, v)| match v {
+                Value::String(s) => (k, s),
+                other => (k, other.to_string()),
+            }));
+        } else if !body.is_empty() {
             let form: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
                 .map_err(|_| GraphError::param("The request body is malformed"))?;
             pairs.extend(form);

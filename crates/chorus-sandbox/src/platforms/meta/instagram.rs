@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use super::graph::{
     self, DAY_SECS, Field, FieldSpec, GraphError, Node, days_in_window, end_time, render,
 };
-use super::pages::{insights_window, window_paging};
+use super::pages::{insights_window, opt_time, window_paging};
 use super::{
     DATA_END, DATA_START, DEFAULT_LIMIT, IG_USER_ID, MAX_LIMIT, Meta, RETIRED_METRICS, Req,
 };
@@ -431,14 +431,22 @@ pub(super) fn media_node(req: &Req, media: &IgMedia) -> Result<Value, GraphError
     render(media, &req.fields(&["id"]))
 }
 
-/// A cursor-paged list of media, newest first.
+/// A cursor-paged list of media, newest first; `since` (inclusive) and `until` (exclusive)
+/// filter on `timestamp`.
 pub(super) fn media_list(meta: &Meta, req: &Req, media: &[IgMedia]) -> Result<Value, GraphError> {
+    let since = opt_time(req, "since")?;
+    let until = opt_time(req, "until")?;
+    let media: Vec<&IgMedia> = media
+        .iter()
+        .filter(|m| since.is_none_or(|s| m.timestamp >= s))
+        .filter(|m| until.is_none_or(|u| m.timestamp < u))
+        .collect();
     let ids: Vec<String> = media.iter().map(|m| m.id.clone()).collect();
     let page = graph::cursor_page(&req.params, &ids, DEFAULT_LIMIT, MAX_LIMIT)?;
     let fields = req.fields(&["id"]);
     let data = media[page.range.clone()]
         .iter()
-        .map(|m| render(m, &fields))
+        .map(|m| render(*m, &fields))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(meta.cursor_list(req, &page, data))
 }

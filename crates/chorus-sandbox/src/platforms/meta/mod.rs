@@ -7,7 +7,9 @@
 //!   `instagram_manage_insights`), from `Authorization: Bearer` or `?access_token=`; anything
 //!   else is HTTP 400 code 190. When the token came in the query, `paging.next`/`previous` echo
 //!   `access_token=` (as Graph does); when it came in the header they do not.
-//! - Check support: `GET /me`, `GET /me/permissions`, `GET /debug_token?input_token=`.
+//! - Check support: `GET /me`, `GET /me/permissions`, `GET /me/accounts` (the Page with its
+//!   token and IG account), `GET /debug_token?input_token=`.
+//! - POST parameters are read from the query, a form body or a JSON object body.
 //! - Pages: `GET /{page}`, `/{page}/posts` and `/published_posts` (cursor paging, `since`/`until`,
 //!   `fields` with `reactions.summary(true).limit(0)`), `/{page}/insights` (daily values with
 //!   Pacific-midnight `end_time`, 90-day window, time-window paging that never ends),
@@ -22,14 +24,22 @@
 //!   `/adsets`, `/ads` (timestamps with the account offset, `filtering` on `updated_time` and
 //!   `effective_status`, deleted/archived hidden unless filtered in), sync `/act_{id}/insights`
 //!   (`level`, `fields`, `time_range`, `date_preset`, `time_increment`, numbers as strings,
-//!   `actions`/`action_values`, 100/1487534 above [`SYNC_MAX_ROWS`]), async
+//!   `actions`/`action_values`, 100/1487534 above [`SYNC_MAX_ROWS`]; also sync
+//!   `/{campaign|adset|ad}/insights`, default level the object's), async
 //!   `POST /act_{id}/insights` → `GET /{run}` (one status step per poll) → `GET /{run}/insights`,
 //!   with `Job Failed` and -2/2490547 above [`ASYNC_MAX_ROWS`] at adset/ad level.
 //! - Errors in the Graph envelope; every response carries `X-App-Usage`, and object requests
 //!   `X-Business-Use-Case-Usage` keyed by the object id (percent override:
 //!   [`crate::Sandbox::set_meta_usage`]).
-//! - Status faults become Graph throttles (HTTP 400/403, never 429) chosen by path family, and
-//!   Graph `1`/`2` transient errors for 500/503.
+//! - Status faults become Graph errors by path family (never HTTP 429), each with usage headers
+//!   at 100 % and `estimated_time_to_regain_access` 0:
+//!
+//! | fault | Pages | Instagram | ads insights (`/insights`, report runs) | ads management | other |
+//! |---|---|---|---|---|---|
+//! | `429` | 403, 80001 | 403, 80002 | 403, 80000/2446079 | 403, 80004/2446079 | 403, 4 |
+//! | `429reset` | 400, 32 | 400, 17 | 400, 17/2446079 | 400, 613/1487742 | 400, 17 |
+//! | `throttle400` | 400, 4 | 400, 4 | 400, 4 | 400, 4 | 400, 4 |
+//! | `500` / `503` / `error200` | 500 code 1/99, 503 code 2, 200 code 2; all `is_transient: true` |||||
 //!
 //! Unverified shape choices (not confirmed against a live token): the exact 190 message, the
 //! permission error (`(#200) Requires read_insights permission`), the 3001/1504028 body's user
@@ -73,6 +83,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
+use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -319,6 +330,7 @@ pub(crate) fn platform(ctx: &Context) -> Platform {
         .route("/{version}/{id}", get(get_node).post(post_node))
         .route("/{version}/{id}/{edge}", get(get_edge).post(post_edge))
         .fallback(unknown_path)
+        .method_not_allowed_fallback(unsupported_method)
         .with_state(state.clone());
     Platform {
         prefix: PREFIX,
@@ -384,6 +396,12 @@ async fn post_edge(
 async fn unknown_path(State(s): State<Arc<Meta>>, uri: Uri) -> Response {
     let path = uri.path().trim_start_matches(PREFIX);
     let error = GraphError::new(2500, format!("Unknown path components: {path}"));
+    s.finish(None, None, Err(error), false)
+}
+
+async fn unsupported_method(State(s): State<Arc<Meta>>, method: Method, uri: Uri) -> Response {
+    let id = uri.path().rsplit('/').next().unwrap_or("");
+    let error = GraphError::unsupported(&method.as_str().to_lowercase(), id);
     s.finish(None, None, Err(error), false)
 }
 
@@ -522,7 +540,11 @@ impl Meta {
                 format!("Unknown path components: /{version}/{id}{rest}"),
             ));
         }
-        let params = Params::parse(query, body)?;
+        let json = headers
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"));
+        let params = Params::parse(query, body, json)?;
         let query_token = params.get("access_token").map(str::to_owned);
         let token = auth::bearer_token(headers)
             .map(str::to_owned)
@@ -552,6 +574,7 @@ impl Meta {
         match (target, edge) {
             (Target::Me, None) => Ok(check::me()),
             (Target::Me, Some("permissions")) => Ok(check::permissions(&req)),
+            (Target::Me, Some("accounts")) => pages::accounts(self, &req),
             (Target::DebugToken, None) => check::debug_token(&req),
             (Target::Page, None) => pages::page(self, &req),
             (Target::Page, Some("posts" | "published_posts" | "feed")) => pages::posts(self, &req),
@@ -577,7 +600,14 @@ impl Meta {
             (Target::AdAccount, Some(edge @ ("campaigns" | "adsets" | "ads"))) => {
                 ads::list(self, &req, edge)
             }
-            (Target::AdAccount, Some("insights")) => ads::insights(self, &req),
+            (Target::AdAccount, Some("insights")) => ads::insights(self, &req, None),
+            (Target::Campaign(c), Some("insights")) => {
+                ads::insights(self, &req, Some(("campaign", &c.id)))
+            }
+            (Target::AdSet(a), Some("insights")) => {
+                ads::insights(self, &req, Some(("adset", &a.id)))
+            }
+            (Target::Ad(a), Some("insights")) => ads::insights(self, &req, Some(("ad", &a.id))),
             (Target::Campaign(c), None) => graph::render(c, &req.fields(&["id"])),
             (Target::AdSet(a), None) => graph::render(a, &req.fields(&["id"])),
             (Target::Ad(a), None) => graph::render(a, &req.fields(&["id"])),

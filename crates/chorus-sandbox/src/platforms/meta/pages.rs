@@ -1,6 +1,6 @@
 //! Facebook Pages: the Page node, its posts, Page insights and post insights.
 
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use super::dataset::{metric_text, page_metric_periods};
 use super::graph::{
@@ -31,6 +31,7 @@ impl Node for Page {
             "talking_about_count" => json!(self.talking_about_count),
             "link" => json!(self.link),
             "instagram_business_account" => json!({"id": super::IG_USER_ID}),
+            "access_token" => json!(super::TOKEN),
             _ => return Field::Unknown,
         })
     }
@@ -80,6 +81,39 @@ pub(super) fn page(meta: &Meta, req: &Req) -> Result<Value, GraphError> {
     render(&meta.data().page, &req.fields(&["name", "id"]))
 }
 
+/// `GET /me/accounts`: the one Page the user manages, with a Page token.
+pub(super) fn accounts(meta: &Meta, req: &Req) -> Result<Value, GraphError> {
+    let page = &meta.data().page;
+    let fields = req.fields(&["access_token", "category", "name", "id", "tasks"]);
+    let mut row = Map::new();
+    for spec in &fields {
+        let value = match spec.name.as_str() {
+            "tasks" => json!([
+                "ANALYZE",
+                "ADVERTISE",
+                "MODERATE",
+                "CREATE_CONTENT",
+                "MANAGE"
+            ]),
+            _ => match page.field(spec) {
+                Field::Value(v) => v,
+                Field::Omit => continue,
+                Field::Unknown => return Err(GraphError::nonexisting_field(&spec.name, "Page")),
+            },
+        };
+        row.insert(spec.name.clone(), value);
+    }
+    row.entry("id").or_insert_with(|| json!(page.id));
+    let ids = [page.id.clone()];
+    let cursor = graph::cursor_page(&req.params, &ids, DEFAULT_LIMIT, MAX_LIMIT)?;
+    let data = if cursor.range.is_empty() {
+        Vec::new()
+    } else {
+        vec![Value::Object(row)]
+    };
+    Ok(meta.cursor_list(req, &cursor, data))
+}
+
 /// `GET /{post}`.
 pub(super) fn post(req: &Req, post: &Post) -> Result<Value, GraphError> {
     render(
@@ -111,7 +145,7 @@ pub(super) fn posts(meta: &Meta, req: &Req) -> Result<Value, GraphError> {
 }
 
 /// An optional `since`/`until` parameter.
-fn opt_time(req: &Req, name: &str) -> Result<Option<i64>, GraphError> {
+pub(super) fn opt_time(req: &Req, name: &str) -> Result<Option<i64>, GraphError> {
     req.params
         .get(name)
         .map(|raw| graph::parse_time(name, raw))
