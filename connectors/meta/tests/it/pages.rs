@@ -146,3 +146,25 @@ async fn the_token_never_shows_and_check_names_the_missing_permission() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_slow_down_once_usage_passes_ninety_percent() {
+    let sb = sandbox("none").await;
+    let src = source(&sb, TOKEN, "");
+    let posts = stream(&src, "post_insights");
+    let started = std::time::Instant::now();
+    let calm = read_all(&posts, cx()).await;
+    let calm_time = started.elapsed();
+    let calls = sb.requests().len() as u32;
+    sb.set_meta_usage(Some(95));
+    let started = std::time::Instant::now();
+    let busy = read_all(&posts, cx()).await;
+    let busy_time = started.elapsed();
+    assert_eq!(calm.rows, busy.rows);
+    // 95 % usage pauses about 12 ms (of the tests' 20 ms slowdown at 100 %) after each answer.
+    let floor = std::time::Duration::from_millis(10) * (calls - 1);
+    assert!(
+        busy_time >= floor && busy_time > calm_time,
+        "{calls} calls took {busy_time:?} at 95 % usage, {calm_time:?} at low usage"
+    );
+}
