@@ -8,5 +8,6 @@
 mod crash;
 mod run;
 mod sandbox;
+mod transform;
 mod util;
 mod validate;

@@ -159,11 +159,12 @@ async fn plan(
 /// where the problem is, else at the `query` value.
 fn sql_error(err: &DataFusionError, query: &str, value_span: Range<usize>) -> ConfigError {
     let first = err.iter().next().unwrap_or(err);
-    let message = first.strip_backtrace();
-    let message = message.lines().next().unwrap_or_default().trim();
+    let raw = first.strip_backtrace();
+    let message = clean_message(raw.lines().next().unwrap_or_default());
     let diagnostic = first.diagnostic().or_else(|| err.diagnostic());
     let located = diagnostic
         .and_then(|d| d.span)
+        .or_else(|| parser_location(&raw))
         .and_then(|s| locate(query, &value_span, s));
     let span = located.unwrap_or_else(|| first_line(&value_span, query));
     let mut e = ConfigError::new(format!("invalid SQL: {message}"), Some(span));
@@ -174,6 +175,53 @@ fn sql_error(err: &DataFusionError, query: &str, value_span: Range<usize>) -> Co
         }
     }
     e
+}
+
+/// DataFusion's message without the layers of prefixes it wraps errors in: the innermost
+/// reason, as a user would say it.
+fn clean_message(message: &str) -> String {
+    const PREFIXES: &[&str] = &[
+        "Error during planning: ",
+        "Execution error: ",
+        "Schema error: ",
+        "SQL error: ",
+        "Optimizer rule 'type_coercion' failed\ncaused by\n",
+    ];
+    let mut m = message;
+    if let Some((_, inner)) = m.split_once("coercion failed with: ") {
+        m = inner.split(". No function matches").next().unwrap_or(inner);
+    }
+    while let Some(rest) = PREFIXES.iter().find_map(|p| m.strip_prefix(p)) {
+        m = rest;
+    }
+    if let Some(inner) = m
+        .strip_prefix("ParserError(\"")
+        .and_then(|r| r.strip_suffix("\")"))
+    {
+        let inner = inner.rsplit_once(" at Line: ").map_or(inner, |(m, _)| m);
+        return format!("syntax error: {inner}");
+    }
+    // chorus's style: lowercase, no trailing period.
+    let m = m.trim_end_matches('.');
+    let mut chars = m.chars();
+    match chars.next() {
+        Some(c) if chars.next().is_some_and(char::is_lowercase) => {
+            format!("{}{}", c.to_lowercase(), &m[c.len_utf8()..])
+        }
+        _ => m.to_owned(),
+    }
+}
+
+/// The location a SQL parser error names (`… at Line: 2, Column: 8`), if any.
+fn parser_location(message: &str) -> Option<datafusion::common::Span> {
+    let (_, rest) = message.rsplit_once("Line: ")?;
+    let (line, rest) = rest.split_once(", Column: ")?;
+    let column: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    let at = datafusion::common::Location {
+        line: line.trim().parse().ok()?,
+        column: column.parse().ok()?,
+    };
+    Some(datafusion::common::Span { start: at, end: at })
 }
 
 /// Where the query text starts in the pipeline file, when the TOML string holds it verbatim
