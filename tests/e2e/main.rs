@@ -9,5 +9,6 @@ mod crash;
 mod meta;
 mod run;
 mod sandbox;
+mod transform;
 mod util;
 mod validate;

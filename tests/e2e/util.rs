@@ -55,6 +55,19 @@ pub fn copy_demo(dir: &Path) -> PathBuf {
     path
 }
 
+/// Copies the example pipeline `pipelines/<name>.toml` and the demo data into `dir`, writing
+/// its output under `dir/out`.
+pub fn copy_pipeline(dir: &Path, name: &str) -> PathBuf {
+    let src = repo().join("pipelines");
+    copy_dir(&src.join("data"), &dir.join("data"));
+    let text = std::fs::read_to_string(src.join(format!("{name}.toml")))
+        .unwrap()
+        .replace(&format!("../out/{name}"), "out");
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
 /// Copies a folder recursively.
 pub fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();

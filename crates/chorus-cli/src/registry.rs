@@ -7,6 +7,7 @@ pub fn builtin() -> Result<Registry, RegistryError> {
     let mut r = Registry::default();
     chorus_connector_files::register(&mut r)?;
     chorus_connector_meta::register(&mut r)?;
+    chorus_transform::register(&mut r)?;
     chorus_sink::register_all(&mut r)?;
     Ok(r)
 }
@@ -21,6 +22,12 @@ mod tests {
         for c in r.connectors() {
             let doc = c.doc();
             assert!(doc.template.contains("[sources.{id}]"), "{}", doc.name);
+            assert!(doc.template.contains(&format!("type = \"{}\"", doc.name)));
+            assert!(!doc.summary.is_empty() && doc.summary.ends_with('.'));
+        }
+        for t in r.transforms() {
+            let doc = t.doc();
+            assert!(doc.template.contains("[transforms.{id}]"), "{}", doc.name);
             assert!(doc.template.contains(&format!("type = \"{}\"", doc.name)));
             assert!(!doc.summary.is_empty() && doc.summary.ends_with('.'));
         }
