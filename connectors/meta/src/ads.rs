@@ -242,17 +242,7 @@ impl Connector for FacebookAds {
 
 /// The column name of one action type: non-alphanumerics become `_`.
 pub fn action_column(prefix: &str, action_type: &str) -> String {
-    let t: String = action_type
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    format!("{prefix}_{t}")
+    format!("{prefix}_{}", common::column_safe(action_type))
 }
 
 fn insights_schema(level: Level, action_types: &[String]) -> SchemaRef {

@@ -280,16 +280,7 @@ impl InsightsPage {
 /// The name of one key of an object-valued metric: `post_reactions_by_type_total` + `like`
 /// gives `post_reactions_like_total`; other metrics get the key appended.
 pub fn expanded_name(metric: &str, key: &str) -> String {
-    let key: String = key
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let key = column_safe(key);
     match metric.split_once("_by_type") {
         Some((head, tail)) => format!("{head}_{key}{tail}"),
         None => format!("{metric}_{key}"),
@@ -426,6 +417,70 @@ pub struct InsightRow {
     pub value: f64,
     /// Whether the value can no longer change.
     pub is_final: bool,
+}
+
+/// Where an insights answer's rows belong: the object, and how a value finds its day.
+pub struct RowsOf<'a> {
+    /// The object the values are about.
+    pub object_id: &'a str,
+    /// When the object was created, in microseconds.
+    pub object_time: Option<i64>,
+    /// The object's group.
+    pub group: Option<&'a str>,
+    /// Whether lifetime values (no day) are final.
+    pub lifetime_final: bool,
+    /// Days younger than this are not final.
+    pub lookback_days: u32,
+    /// Today, in Meta's zone.
+    pub today: NaiveDate,
+}
+
+impl RowsOf<'_> {
+    /// Every value of every metric in `answer`, objects expanded; `day_of` gives a value its
+    /// day (`Some(None)` for a lifetime value) or leaves it out (`None`).
+    pub fn rows(
+        &self,
+        answer: InsightsPage,
+        day_of: impl Fn(&InsightValue) -> Option<Option<NaiveDate>>,
+    ) -> Vec<InsightRow> {
+        let mut rows = Vec::new();
+        for metric in answer.data {
+            for v in metric.values.iter().chain(metric.total_value.iter()) {
+                let Some(date) = day_of(v) else {
+                    continue;
+                };
+                let is_final = date.map_or(self.lifetime_final, |d| {
+                    is_final(d, self.today, self.lookback_days)
+                });
+                for (name, value) in flatten_value(&metric.name, &v.value) {
+                    rows.push(InsightRow {
+                        object_id: self.object_id.to_owned(),
+                        object_time: self.object_time,
+                        group: self.group.map(str::to_owned),
+                        metric: name,
+                        period: metric.period.clone(),
+                        date,
+                        value,
+                        is_final,
+                    });
+                }
+            }
+        }
+        rows
+    }
+}
+
+/// The column-safe form of a name: lowercase ASCII letters and digits, `_` for the rest.
+pub fn column_safe(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 /// The columns of an insights stream whose object is called `object` (`page`, `post`, …):

@@ -19,7 +19,7 @@ use chorus_http::{PageDecoder, Request};
 use chrono::{DateTime, Days, NaiveDate, Utc};
 
 use crate::common::{
-    self, Access, Http, InsightRow, META_TZ, Metrics, Tx, day_in, day_of_end_time, events,
+    self, Access, Http, META_TZ, Metrics, RowsOf, Tx, day_in, day_of_end_time, events,
     insight_batch, insight_schema, is_final, is_final_field, meta_settings, midnight, send,
     with_is_final,
 };
@@ -563,23 +563,15 @@ impl Inner {
                         return Err(insights::refused(e, &doing, "media_metrics"));
                     }
                 };
-                let final_ = is_final(day_in(at, META_TZ), today, self.access.lookback_days);
-                for metric in answer.data {
-                    for v in metric.values.iter().chain(metric.total_value.iter()) {
-                        for (name, value) in common::flatten_value(&metric.name, &v.value) {
-                            rows.push(InsightRow {
-                                object_id: media.to_owned(),
-                                object_time: Some(at.timestamp_micros()),
-                                group: Some(product.to_owned()),
-                                metric: name,
-                                period: metric.period.clone(),
-                                date: None,
-                                value,
-                                is_final: final_,
-                            });
-                        }
-                    }
-                }
+                let of = RowsOf {
+                    object_id: media,
+                    object_time: Some(at.timestamp_micros()),
+                    group: Some(product),
+                    lifetime_final: is_final(day_in(at, META_TZ), today, self.access.lookback_days),
+                    lookback_days: self.access.lookback_days,
+                    today,
+                };
+                rows.extend(of.rows(answer, |_| Some(None)));
             }
             if !rows.is_empty()
                 && !send(tx, StreamEvent::Batch(insight_batch(&spec.schema, &rows)?)).await
@@ -652,32 +644,19 @@ impl Inner {
                 Fetched::Page(p) => p,
                 Fetched::Refused(e) => return Err(insights::refused(e, &doing, "account_metrics")),
             };
-            let mut rows = Vec::new();
-            for metric in answer.data {
-                let values = metric.total_value.iter().map(|v| (v, Some(day))).chain(
-                    metric
-                        .values
-                        .iter()
-                        .map(|v| (v, v.end_time.as_deref().and_then(day_of_end_time))),
-                );
-                for (v, d) in values {
-                    let Some(d) = d.filter(|d| *d == day) else {
-                        continue;
-                    };
-                    for (name, value) in common::flatten_value(&metric.name, &v.value) {
-                        rows.push(InsightRow {
-                            object_id: ig.clone(),
-                            object_time: None,
-                            group: None,
-                            metric: name,
-                            period: metric.period.clone(),
-                            date: Some(d),
-                            value,
-                            is_final: is_final(d, today, self.access.lookback_days),
-                        });
-                    }
-                }
-            }
+            let of = RowsOf {
+                object_id: ig,
+                object_time: None,
+                group: None,
+                lifetime_final: false,
+                lookback_days: self.access.lookback_days,
+                today,
+            };
+            // A total belongs to the one-day window; a time-series value to its end_time's day.
+            let rows = of.rows(answer, |v| match v.end_time.as_deref() {
+                None => Some(Some(day)),
+                Some(t) => day_of_end_time(t).filter(|d| *d == day).map(Some),
+            });
             if !rows.is_empty()
                 && !send(tx, StreamEvent::Batch(insight_batch(&spec.schema, &rows)?)).await
             {

@@ -18,7 +18,7 @@ use chorus_http::{PageDecoder, Request};
 use chrono::{DateTime, Days, NaiveDate, Utc};
 
 use crate::common::{
-    self, Access, Http, InsightRow, META_TZ, Metrics, Tx, day_in, day_of_end_time, events,
+    self, Access, Http, META_TZ, Metrics, RowsOf, Tx, day_in, day_of_end_time, events,
     insight_batch, insight_schema, is_final, is_final_field, meta_settings, midnight, send,
     with_is_final,
 };
@@ -550,22 +550,15 @@ impl Inner {
                             return Err(insights::refused(e, &doing, "post_metrics"));
                         }
                     };
-                    for metric in page.data {
-                        for v in metric.values.iter().chain(metric.total_value.iter()) {
-                            for (name, value) in common::flatten_value(&metric.name, &v.value) {
-                                rows.push(InsightRow {
-                                    object_id: post.to_owned(),
-                                    object_time: created,
-                                    group: None,
-                                    metric: name,
-                                    period: metric.period.clone(),
-                                    date: None,
-                                    value,
-                                    is_final: final_,
-                                });
-                            }
-                        }
-                    }
+                    let of = RowsOf {
+                        object_id: post,
+                        object_time: created,
+                        group: None,
+                        lifetime_final: final_,
+                        lookback_days: self.access.lookback_days,
+                        today,
+                    };
+                    rows.extend(of.rows(page, |_| Some(None)));
                 }
                 if !rows.is_empty()
                     && !send(tx, StreamEvent::Batch(insight_batch(&spec.schema, &rows)?)).await
@@ -621,30 +614,19 @@ impl Inner {
                 Fetched::Page(p) => p,
                 Fetched::Refused(e) => return Err(insights::refused(e, &doing, "page_metrics")),
             };
-            let mut rows = Vec::new();
-            for metric in answer.data {
-                for v in &metric.values {
-                    // `paging.next` never ends on insights: the window is ours to bound.
-                    let Some(d) = v.end_time.as_deref().and_then(day_of_end_time) else {
-                        continue;
-                    };
-                    if d < day || d >= until {
-                        continue;
-                    }
-                    for (name, value) in common::flatten_value(&metric.name, &v.value) {
-                        rows.push(InsightRow {
-                            object_id: page.clone(),
-                            object_time: None,
-                            group: None,
-                            metric: name,
-                            period: metric.period.clone(),
-                            date: Some(d),
-                            value,
-                            is_final: is_final(d, today, self.access.lookback_days),
-                        });
-                    }
-                }
-            }
+            let of = RowsOf {
+                object_id: page,
+                object_time: None,
+                group: None,
+                lifetime_final: false,
+                lookback_days: self.access.lookback_days,
+                today,
+            };
+            // `paging.next` never ends on insights: the window is ours to bound.
+            let rows = of.rows(answer, |v| {
+                let d = v.end_time.as_deref().and_then(day_of_end_time)?;
+                (d >= day && d < until).then_some(Some(d))
+            });
             if !rows.is_empty()
                 && !send(tx, StreamEvent::Batch(insight_batch(&spec.schema, &rows)?)).await
             {

@@ -1,15 +1,13 @@
 //! `facebook_ads` against the sandbox.
 
-use std::sync::Arc;
-
 use chorus_connector_meta::ads::{AdsConfig, AdsSource};
 use chorus_core::testing::read_all;
-use chorus_core::{ReadContext, Source, Stream};
+use chorus_core::ReadContext;
 use chorus_sandbox::Sandbox;
 use chorus_sandbox::platforms::meta::{AD_ACCOUNT_ID, TOKEN};
 use chrono::NaiveDate;
 
-use crate::support::{contract, http, sandbox, settings};
+use crate::support::{contract, cx, http, sandbox, settings, stream};
 
 fn source(sb: &Sandbox, extra: &str) -> AdsSource {
     let start = if extra.contains("start_date") {
@@ -20,21 +18,6 @@ fn source(sb: &Sandbox, extra: &str) -> AdsSource {
     let body = format!("account_id = \"act_{AD_ACCOUNT_ID}\"\n{start}{extra}");
     let cfg: AdsConfig = settings(sb, TOKEN, &body).deserialize().unwrap();
     AdsSource::new(cfg, &http()).unwrap()
-}
-
-fn stream(src: &AdsSource, name: &str) -> Arc<dyn Stream> {
-    src.streams()
-        .into_iter()
-        .find(|s| s.spec().name == name)
-        .unwrap()
-}
-
-fn cx() -> ReadContext {
-    ReadContext {
-        state: None,
-        window: Default::default(),
-        run_id: "test".into(),
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

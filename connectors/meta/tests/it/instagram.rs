@@ -1,16 +1,15 @@
 //! `instagram` against the sandbox.
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 
 use chorus_connector_meta::common::{META_TZ, day_in};
 use chorus_connector_meta::instagram::{InstagramConfig, InstagramSource};
+use chorus_core::Source;
 use chorus_core::testing::read_all;
-use chorus_core::{ReadContext, Source, Stream};
 use chorus_sandbox::Sandbox;
 use chorus_sandbox::platforms::meta::{IG_USER_ID, TOKEN, TOKEN_NO_INSIGHTS};
 
-use crate::support::{contract, http, sandbox, settings};
+use crate::support::{contract, cx, http, sandbox, settings, stream};
 
 fn source(sb: &Sandbox, token: &str, extra: &str) -> InstagramSource {
     let start = if extra.contains("start_date") {
@@ -21,21 +20,6 @@ fn source(sb: &Sandbox, token: &str, extra: &str) -> InstagramSource {
     let body = format!("ig_user_id = \"{IG_USER_ID}\"\n{start}{extra}");
     let cfg: InstagramConfig = settings(sb, token, &body).deserialize().unwrap();
     InstagramSource::new(cfg, &http()).unwrap()
-}
-
-fn stream(src: &InstagramSource, name: &str) -> Arc<dyn Stream> {
-    src.streams()
-        .into_iter()
-        .find(|s| s.spec().name == name)
-        .unwrap()
-}
-
-fn cx() -> ReadContext {
-    ReadContext {
-        state: None,
-        window: Default::default(),
-        run_id: "test".into(),
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

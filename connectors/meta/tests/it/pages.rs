@@ -1,34 +1,17 @@
 //! `facebook_pages` against the sandbox.
 
-use std::sync::Arc;
-
 use chorus_connector_meta::pages::{PagesConfig, PagesSource};
+use chorus_core::Source;
 use chorus_core::testing::read_all;
-use chorus_core::{ReadContext, Source, Stream};
 use chorus_sandbox::Sandbox;
 use chorus_sandbox::platforms::meta::{PAGE_ID, TOKEN, TOKEN_NO_INSIGHTS};
 
-use crate::support::{contract, http, sandbox, settings};
+use crate::support::{contract, cx, http, sandbox, settings, stream};
 
 fn source(sb: &Sandbox, token: &str, extra: &str) -> PagesSource {
     let body = format!("page_id = \"{PAGE_ID}\"\nstart_date = \"2026-09-01\"\n{extra}");
     let cfg: PagesConfig = settings(sb, token, &body).deserialize().unwrap();
     PagesSource::new(cfg, &http()).unwrap()
-}
-
-fn stream(src: &PagesSource, name: &str) -> Arc<dyn Stream> {
-    src.streams()
-        .into_iter()
-        .find(|s| s.spec().name == name)
-        .unwrap()
-}
-
-fn cx() -> ReadContext {
-    ReadContext {
-        state: None,
-        window: Default::default(),
-        run_id: "test".into(),
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -44,6 +44,23 @@ pub fn http() -> Http {
     }
 }
 
+/// The stream `name` of a source.
+pub fn stream(src: &dyn Source, name: &str) -> Arc<dyn Stream> {
+    src.streams()
+        .into_iter()
+        .find(|s| s.spec().name == name)
+        .unwrap_or_else(|| panic!("no stream {name}"))
+}
+
+/// A first read: no state, no window.
+pub fn cx() -> chorus_core::ReadContext {
+    chorus_core::ReadContext {
+        state: None,
+        window: Default::default(),
+        run_id: "test".into(),
+    }
+}
+
 /// A source's settings table: `body` plus the sandbox's URL and a token.
 pub fn settings(sb: &Sandbox, token: &str, body: &str) -> ConfigTable {
     let text = format!(
