@@ -68,3 +68,53 @@ fn the_transform_demo_dedupes_scores_and_computes_kpis() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(table_rows(&dir.path().join("out/comment_kpis")), rows);
 }
+
+#[test]
+fn every_transform_template_validates_against_the_demo_data() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_pipeline(dir.path(), "transform_demo");
+    let mut pipeline = String::from(
+        r#"[pipeline]
+name = "templates"
+
+[sources.crm]
+type = "files"
+
+[[sources.crm.files]]
+stream = "contacts"
+paths = ["data/crm/*.csv"]
+format = "csv"
+primary_key = ["id"]
+cursor = "updated_at"
+
+[sources.social]
+type = "files"
+
+[[sources.social.files]]
+stream = "comments"
+paths = ["data/social/*.csv"]
+format = "csv"
+primary_key = ["id"]
+cursor = "updated_at"
+
+"#,
+    );
+    let mut ids = Vec::new();
+    for t in ["sql", "sentiment", "dedupe"] {
+        let out = output(chorus(dir.path()).args(["init", t]));
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        // The template is a whole pipeline; take its transform section.
+        let text = stdout(&out);
+        let start = text.find("[transforms.").unwrap();
+        let end = text.find("[sinks.").unwrap();
+        pipeline.push_str(&text[start..end]);
+        ids.push(format!("\"{t}\""));
+    }
+    pipeline.push_str(&format!(
+        "\n[sinks.lake]\ntype = \"parquet\"\ninputs = [{}]\npath = \"out\"\n",
+        ids.join(", ")
+    ));
+    std::fs::write(dir.path().join("p.toml"), &pipeline).unwrap();
+    let out = output(chorus(dir.path()).args(["validate", "p.toml"]));
+    assert_eq!(out.status.code(), Some(0), "{}\n{pipeline}", stderr(&out));
+}

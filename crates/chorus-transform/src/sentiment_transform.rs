@@ -43,7 +43,7 @@ fn default_label() -> String {
 const TEMPLATE: &str = r#"[transforms.{id}]
 type = "sentiment"
 inputs = ["social.comments"]      # exactly one input
-text = "message"                  # the text column
+text = "text"                     # the text column
 # score_column = "sentiment_score"  # Float64 in [-1, 1]; NULL for languages the lexicon lacks
 # label_column = "sentiment_label"  # positive | negative | neutral
 # language_column = "language"      # ISO 639-1 code, NULL when unsure

@@ -21,7 +21,8 @@ fn ratio_of(args: &[ArrayRef], factor: f64) -> ArrayRef {
     let out: Float64Array = a
         .iter()
         .zip(b.iter())
-        .map(|(a, b)| div(a, b).map(|r| r * factor))
+        // Multiply first: rate(34, 1000) is 3.4, not 3.4000000000000004.
+        .map(|(a, b)| div(a.map(|a| a * factor), b))
         .collect();
     Arc::new(out)
 }
