@@ -1,8 +1,8 @@
 //! `facebook_ads` against the sandbox.
 
 use chorus_connector_meta::ads::{AdsConfig, AdsSource};
-use chorus_core::testing::read_all;
 use chorus_core::ReadContext;
+use chorus_core::testing::read_all;
 use chorus_sandbox::Sandbox;
 use chorus_sandbox::platforms::meta::{AD_ACCOUNT_ID, TOKEN};
 use chrono::NaiveDate;
