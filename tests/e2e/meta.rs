@@ -145,3 +145,34 @@ fn the_instagram_pipeline_runs_against_the_sandbox() {
         );
     }
 }
+
+#[test]
+fn a_bad_token_fails_the_run_with_exit_77_and_never_shows() {
+    let sb = start_sandbox();
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = copy_pipeline(dir.path(), "instagram");
+    let bad = "EAAwrongTokenForTheTest42";
+    let out = output(
+        chorus(dir.path())
+            .arg("run")
+            .arg(&pipeline)
+            .env(
+                "META_GRAPH_URL",
+                format!("http://127.0.0.1:{}/meta", sb.port),
+            )
+            .env("META_ACCESS_TOKEN", bad),
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(77), "{err}");
+    assert!(
+        err.contains("the access token is invalid or expired (#190)"),
+        "{err}"
+    );
+    assert!(err.contains("create a new token"), "{err}");
+    assert!(!err.contains(bad), "{err}");
+    let parquet = files_below(&dir.path().join("out"))
+        .into_iter()
+        .filter(|f| f.ends_with(".parquet"))
+        .count();
+    assert_eq!(parquet, 0, "nothing is published");
+}
