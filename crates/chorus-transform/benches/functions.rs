@@ -42,6 +42,9 @@ const MEDIUMS: &[&str] = &[
     "paid_social",
     "display",
 ];
+/// Social texts: ten whose function words settle their language (English, French, Spanish)
+/// and two that need the trigram detector (too short to tell; Polish without listed function
+/// words), so the sentiment numbers include both paths.
 const TEXTS: &[&str] = &[
     "I love this product, the support team was great!",
     "This is the worst update ever. Totally broken.",
@@ -53,6 +56,8 @@ const TEXTS: &[&str] = &[
     "Este producto es horrible, no funciona y el servicio al cliente es pésimo.",
     "Shipping took three weeks and nobody answered my emails. Never again.",
     "Honestly kind of disappointed with the new design, but the app is faster.",
+    "Totally broken.",
+    "Świetny produkt, polecam wszystkim!",
 ];
 
 fn table() -> Vec<RecordBatch> {

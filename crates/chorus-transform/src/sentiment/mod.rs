@@ -9,6 +9,9 @@
 //! - an empty or blank text has no sentiment (NULL);
 //! - a text with no letters (only emoji, emoticons, digits or punctuation) is scored: emoji
 //!   and emoticons mean the same in every language;
+//! - a text not in the Latin script is not English;
+//! - function words settle most texts cheaply (the `english` module): at least two English ones and
+//!   no other language's means English, the reverse means not;
 //! - otherwise the text is scored only when the detector says it is English — reliably or with
 //!   a confidence of at least one half;
 //! - for a short text the detector is unsure about, the words decide: it is scored when most
@@ -16,9 +19,12 @@
 //!   words or lexicon entries. Short texts in other languages therefore give NULL rather than a
 //!   guess; a two-word French "c'est super" may still be scored, as "super" is English too.
 
+mod english;
 pub mod vader;
 
-use whatlang::Lang;
+use whatlang::{Lang, Script};
+
+use english::Words;
 
 /// The score at or above which a text is `positive`.
 pub const POSITIVE_AT: f64 = 0.05;
@@ -43,8 +49,12 @@ pub fn score(text: &str) -> Option<f64> {
 }
 
 /// The ISO 639-1 code of a text's language, or `None` when the detector is not sure (it
-/// does not call its guess reliable and its confidence is below one half).
+/// does not call its guess reliable and its confidence is below one half). A Latin-script
+/// text whose function words are clearly English is `en` without running the detector.
 pub fn detect_language(text: &str) -> Option<&'static str> {
+    if whatlang::detect_script(text) == Some(Script::Latin) && Words::of(text).clearly_english() {
+        return Some("en");
+    }
     let info = whatlang::detect(text)?;
     if info.is_reliable() || info.confidence() >= CONFIDENT {
         iso_639_1(info.lang())
@@ -64,6 +74,16 @@ fn covered(text: &str) -> bool {
     if !text.chars().any(char::is_alphabetic) {
         return true;
     }
+    if whatlang::detect_script(text) != Some(Script::Latin) {
+        return false;
+    }
+    let words = Words::of(text);
+    if words.clearly_english() {
+        return true;
+    }
+    if words.clearly_foreign() {
+        return false;
+    }
     let Some(info) = whatlang::detect(text) else {
         return false;
     };
@@ -72,45 +92,11 @@ fn covered(text: &str) -> bool {
         return english;
     }
     // Short texts: the detector's guess is weak evidence, so look at the words themselves.
-    let (known, words) = known_english_words(text);
     if english {
-        known * 3 >= words
+        words.known * 3 >= words.total
     } else {
-        known * 2 > words
+        words.known * 2 > words.total
     }
-}
-
-/// How many of a text's words are common English words or lexicon entries, and how many
-/// words it has.
-fn known_english_words(text: &str) -> (usize, usize) {
-    const COMMON: &[&str] = &[
-        "a", "about", "after", "again", "all", "also", "am", "an", "and", "any", "are", "as", "at",
-        "back", "be", "because", "been", "before", "being", "but", "by", "can", "can't", "come",
-        "could", "day", "did", "didn't", "do", "does", "don't", "even", "ever", "every", "first",
-        "for", "from", "get", "go", "going", "got", "had", "has", "have", "he", "her", "here",
-        "him", "his", "how", "i", "i'm", "i've", "if", "in", "into", "is", "isn't", "it", "it's",
-        "its", "just", "know", "last", "like", "make", "many", "me", "more", "most", "much", "my",
-        "never", "new", "news", "next", "no", "not", "now", "of", "on", "one", "only", "or",
-        "other", "our", "out", "over", "people", "product", "really", "right", "said", "see",
-        "she", "should", "so", "some", "still", "such", "sure", "team", "than", "that", "the",
-        "their", "them", "then", "there", "these", "they", "thing", "this", "those", "time", "to",
-        "today", "too", "up", "us", "very", "was", "wasn't", "way", "we", "week", "well", "were",
-        "what", "when", "where", "which", "who", "why", "will", "with", "won't", "would", "year",
-        "yes", "you", "your",
-    ];
-    let words: Vec<String> = text
-        .split_whitespace()
-        .map(|w| {
-            w.trim_matches(|c: char| !c.is_alphanumeric() && c != '\'')
-                .to_lowercase()
-        })
-        .filter(|w| w.chars().any(char::is_alphabetic))
-        .collect();
-    let known = words
-        .iter()
-        .filter(|w| COMMON.contains(&w.as_str()) || vader::in_lexicon(w))
-        .count();
-    (known, words.len())
 }
 
 /// The ISO 639-1 code of a `whatlang` language.
