@@ -3,14 +3,13 @@
 //! from a producing task to an [`EventStream`].
 
 use std::collections::{BTreeSet, HashMap};
-use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use arrow::array::{ArrayRef, BooleanArray};
 use arrow::datatypes::{DataType, Field, SchemaRef};
 use arrow::record_batch::RecordBatch;
-use chorus_core::{ConfigError, ConfigTable, Error, EventStream, Result, Secret, StreamEvent};
+use chorus_core::{ConfigError, ConfigTable, Error, Result, Secret};
 use chorus_http::{Auth, ClientConfig, HttpClient};
 use chrono::{DateTime, Days, NaiveDate, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -579,31 +578,7 @@ pub fn snapshot_batch(
     Ok(RecordBatch::try_new(Arc::clone(schema), columns)?)
 }
 
-/// Where a producing task sends its events.
-pub type Tx = tokio::sync::mpsc::Sender<Result<StreamEvent>>;
-
-/// Sends one event; false once the reader has gone.
-pub async fn send(tx: &Tx, event: StreamEvent) -> bool {
-    tx.send(Ok(event)).await.is_ok()
-}
-
-/// Runs `produce` on a task and streams what it sends, then its error if it fails.
-pub fn events<F, Fut>(produce: F) -> EventStream
-where
-    F: FnOnce(Tx) -> Fut,
-    Fut: Future<Output = Result<()>> + Send + 'static,
-{
-    let (tx, rx) = tokio::sync::mpsc::channel(2);
-    let fut = produce(tx.clone());
-    tokio::spawn(async move {
-        if let Err(e) = fut.await {
-            let _ = tx.send(Err(e)).await;
-        }
-    });
-    Box::pin(futures::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|e| (e, rx))
-    }))
-}
+pub use chorus_http::produce::{Tx, events, send};
 
 #[cfg(test)]
 mod tests {
