@@ -10,5 +10,6 @@ mod meta;
 mod run;
 mod sandbox;
 mod transform;
+mod twitter;
 mod util;
 mod validate;

@@ -12,9 +12,10 @@ use crate::util::{chorus, files_below, output, repo, stderr, stream_summary};
 const TOKEN: &str = "EAAsandboxMetaToken0chorus7Zx3";
 
 /// A `chorus sandbox` process, killed when dropped.
-struct SandboxProcess {
+pub(crate) struct SandboxProcess {
     child: Child,
-    port: u16,
+    /// The port it listens on.
+    pub(crate) port: u16,
 }
 
 impl Drop for SandboxProcess {
@@ -24,7 +25,8 @@ impl Drop for SandboxProcess {
     }
 }
 
-fn start_sandbox() -> SandboxProcess {
+/// Starts `chorus sandbox` on a free port and waits until it answers.
+pub(crate) fn start_sandbox() -> SandboxProcess {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -53,7 +55,8 @@ fn start_sandbox() -> SandboxProcess {
     SandboxProcess { child, port }
 }
 
-fn copy_pipeline(dir: &Path, name: &str) -> PathBuf {
+/// Copies `pipelines/{name}.toml` into `dir`, writing to `dir/out`.
+pub(crate) fn copy_pipeline(dir: &Path, name: &str) -> PathBuf {
     let text = std::fs::read_to_string(repo().join("pipelines").join(format!("{name}.toml")))
         .unwrap()
         .replace(&format!("../out/{name}"), "out");

@@ -105,7 +105,7 @@ impl TwitterConfig {
         if self.usernames.is_empty() && self.searches.is_empty() {
             return Err(ConfigError::new(
                 "a twitter source needs `usernames`, `searches` or both",
-                Some(config.span_of("bearer_token")),
+                Some(config.span_of("type")),
             )
             .with_help("add usernames = [\"yourbrand\"] and/or searches = { brand = \"yourbrand OR #yourbrand\" }"));
         }
