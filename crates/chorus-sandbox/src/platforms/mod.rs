@@ -17,6 +17,7 @@ use crate::faults::FaultKind;
 
 pub mod meta;
 pub mod reference;
+pub mod slack;
 
 /// A platform's canned response for a status-code fault on a request path (the full path,
 /// prefix included); `None` falls back to the default.
@@ -48,5 +49,9 @@ pub(crate) struct Platform {
 
 /// Every platform, one line each.
 pub(crate) fn all(ctx: &Context) -> Result<Vec<Platform>, SandboxError> {
-    Ok(vec![reference::platform(ctx)?, meta::platform(ctx)])
+    Ok(vec![
+        reference::platform(ctx)?,
+        meta::platform(ctx),
+        slack::platform(ctx),
+    ])
 }
