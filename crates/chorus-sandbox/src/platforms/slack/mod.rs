@@ -67,6 +67,8 @@ pub const TEAM_NAME: &str = "Chorus Sandbox Community";
 pub const BOT_USER_ID: &str = "U0CHORUSBOT";
 /// The bot id of the app.
 pub const BOT_ID: &str = "B0CHORUSAPP";
+/// The scopes of [`TOKEN_NO_HISTORY`].
+pub const SCOPES_NO_HISTORY: &[&str] = &["channels:read", "groups:read", "users:read"];
 /// The scopes of [`TOKEN`].
 pub const SCOPES: &[&str] = &[
     "channels:read",
@@ -128,6 +130,20 @@ fn error(code: &str) -> Response {
         axum::Json(json!({"ok": false, "error": code})),
     )
         .into_response()
+}
+
+/// An `ok: false` answer on its way out (HTTP 200).
+struct Refusal(Value);
+
+impl Refusal {
+    fn into_response(self) -> Response {
+        (StatusCode::OK, axum::Json(self.0)).into_response()
+    }
+}
+
+/// A Slack error as a [`Refusal`].
+fn refuse(code: &str) -> Refusal {
+    Refusal(json!({"ok": false, "error": code}))
 }
 
 fn fault_response(kind: FaultKind) -> Option<Response> {
@@ -202,13 +218,13 @@ impl Params {
     }
 
     /// `limit`, or `default`, capped at `max`; `Err` for a value that is not a number.
-    fn limit(&self, default: usize, max: usize) -> Result<usize, Response> {
+    fn limit(&self, default: usize, max: usize) -> Result<usize, Refusal> {
         match self.get("limit") {
             None | Some("") => Ok(default),
             Some(v) => match v.parse::<usize>() {
                 Ok(0) => Ok(default),
                 Ok(n) => Ok(n.min(max)),
-                Err(_) => Err(error("invalid_limit")),
+                Err(_) => Err(refuse("invalid_limit")),
             },
         }
     }
@@ -220,7 +236,7 @@ fn cursor(tag: &str, position: &str) -> String {
 }
 
 /// The position a cursor points at; `Err` for one this sandbox never handed out.
-fn position(params: &Params, tag: &str) -> Result<Option<String>, Response> {
+fn position(params: &Params, tag: &str) -> Result<Option<String>, Refusal> {
     let Some(c) = params.get("cursor").filter(|c| !c.is_empty()) else {
         return Ok(None);
     };
@@ -230,7 +246,7 @@ fn position(params: &Params, tag: &str) -> Result<Option<String>, Response> {
         .and_then(|b| String::from_utf8(b).ok())
         .and_then(|s| s.strip_prefix(&format!("{tag}:")).map(str::to_owned))
         .map(Some)
-        .ok_or_else(|| error("invalid_cursor"))
+        .ok_or_else(|| refuse("invalid_cursor"))
 }
 
 /// Which scopes a token has.
@@ -260,7 +276,7 @@ impl Slack {
         let caller = match token.as_deref() {
             None => return error("not_authed"),
             Some(TOKEN) => Caller::Scopes(SCOPES),
-            Some(TOKEN_NO_HISTORY) => Caller::Scopes(&SCOPES[..2]),
+            Some(TOKEN_NO_HISTORY) => Caller::Scopes(SCOPES_NO_HISTORY),
             Some(REVOKED_TOKEN) => return error("token_revoked"),
             Some(_) => return error("invalid_auth"),
         };
@@ -270,13 +286,12 @@ impl Slack {
             "users.list" => self.users_list(&caller, &params),
             "conversations.history" => self.history(&caller, &params),
             "conversations.replies" => self.replies(&caller, &params),
-            _ => Err((
-                StatusCode::NOT_FOUND,
-                axum::Json(json!({"ok": false, "error": "unknown_method", "req_method": method})),
-            )
-                .into_response()),
+            _ => {
+                let body = json!({"ok": false, "error": "unknown_method", "req_method": method});
+                return (StatusCode::NOT_FOUND, axum::Json(body)).into_response();
+            }
         };
-        result.unwrap_or_else(|e| e)
+        result.unwrap_or_else(Refusal::into_response)
     }
 
     fn auth_test(&self) -> Response {
@@ -291,7 +306,7 @@ impl Slack {
         }))
     }
 
-    fn conversations_list(&self, caller: &Caller, params: &Params) -> Result<Response, Response> {
+    fn conversations_list(&self, caller: &Caller, params: &Params) -> Result<Response, Refusal> {
         let types = params.get("types").unwrap_or("public_channel");
         let (public, private) = (
             types.contains("public_channel"),
@@ -303,7 +318,7 @@ impl Slack {
                 "public_channel" | "private_channel" | "mpim" | "im"
             )
         }) {
-            return Err(error("invalid_types"));
+            return Err(refuse("invalid_types"));
         }
         need(caller, "channels:read")?;
         if private {
@@ -326,7 +341,7 @@ impl Slack {
             .filter(|c| !(exclude_archived && c.is_archived))
             .collect();
         let start = match position(params, "next")? {
-            Some(p) => p.parse::<usize>().map_err(|_| error("invalid_cursor"))?,
+            Some(p) => p.parse::<usize>().map_err(|_| refuse("invalid_cursor"))?,
             None => 0,
         };
         let page: Vec<Value> = visible
@@ -345,12 +360,12 @@ impl Slack {
         ))
     }
 
-    fn users_list(&self, caller: &Caller, params: &Params) -> Result<Response, Response> {
+    fn users_list(&self, caller: &Caller, params: &Params) -> Result<Response, Refusal> {
         need(caller, "users:read")?;
         let users = &self.truth.slack.users;
         let limit = params.limit(users.len(), LIST_MAX_LIMIT)?;
         let start = match position(params, "next")? {
-            Some(p) => p.parse::<usize>().map_err(|_| error("invalid_cursor"))?,
+            Some(p) => p.parse::<usize>().map_err(|_| refuse("invalid_cursor"))?,
             None => 0,
         };
         let page: Vec<Value> = users
@@ -372,11 +387,11 @@ impl Slack {
     }
 
     /// The channel a history or replies request names, once the caller may read it.
-    fn readable(&self, caller: &Caller, params: &Params) -> Result<&Channel, Response> {
+    fn readable(&self, caller: &Caller, params: &Params) -> Result<&Channel, Refusal> {
         let channel = params
             .get("channel")
             .and_then(|id| self.truth.slack.channel(id))
-            .ok_or_else(|| error("channel_not_found"))?;
+            .ok_or_else(|| refuse("channel_not_found"))?;
         need(
             caller,
             if channel.is_private {
@@ -386,18 +401,18 @@ impl Slack {
             },
         )?;
         if !channel.is_member {
-            return Err(error("not_in_channel"));
+            return Err(refuse("not_in_channel"));
         }
         Ok(channel)
     }
 
-    fn history(&self, caller: &Caller, params: &Params) -> Result<Response, Response> {
+    fn history(&self, caller: &Caller, params: &Params) -> Result<Response, Refusal> {
         let channel = self.readable(caller, params)?;
         let limit = params.limit(HISTORY_MAX_LIMIT, HISTORY_MAX_LIMIT)?;
         let window = Window::of(params)?;
         // Newest first; a cursor is the ts of the next (older) message to send.
         let from = position(params, "next_ts")?
-            .map(|p| parse_ts(&p).ok_or_else(|| error("invalid_cursor")))
+            .map(|p| parse_ts(&p).ok_or_else(|| refuse("invalid_cursor")))
             .transpose()?;
         let selected: Vec<&Message> = channel
             .messages
@@ -410,16 +425,16 @@ impl Slack {
         Ok(page_of(&selected, limit, "next_ts"))
     }
 
-    fn replies(&self, caller: &Caller, params: &Params) -> Result<Response, Response> {
+    fn replies(&self, caller: &Caller, params: &Params) -> Result<Response, Refusal> {
         let channel = self.readable(caller, params)?;
         let limit = params.limit(HISTORY_MAX_LIMIT, HISTORY_MAX_LIMIT)?;
         let window = Window::of(params)?;
         let parent = params
             .get("ts")
             .and_then(|ts| channel.messages.iter().find(|m| m.ts == ts))
-            .ok_or_else(|| error("thread_not_found"))?;
+            .ok_or_else(|| refuse("thread_not_found"))?;
         let from = position(params, "next_ts")?
-            .map(|p| parse_ts(&p).ok_or_else(|| error("invalid_cursor")))
+            .map(|p| parse_ts(&p).ok_or_else(|| refuse("invalid_cursor")))
             .transpose()?;
         let first_page = from.is_none();
         let thread: Vec<&Message> = std::iter::once(parent)
@@ -465,13 +480,13 @@ struct Window {
 }
 
 impl Window {
-    fn of(params: &Params) -> Result<Self, Response> {
+    fn of(params: &Params) -> Result<Self, Refusal> {
         let oldest = match params.get("oldest").filter(|v| !v.is_empty()) {
-            Some(v) => parse_ts(v).ok_or_else(|| error("invalid_ts_oldest"))?,
+            Some(v) => parse_ts(v).ok_or_else(|| refuse("invalid_ts_oldest"))?,
             None => 0,
         };
         let latest = match params.get("latest").filter(|v| !v.is_empty()) {
-            Some(v) => parse_ts(v).ok_or_else(|| error("invalid_ts_latest"))?,
+            Some(v) => parse_ts(v).ok_or_else(|| refuse("invalid_ts_latest"))?,
             None => i64::try_from(auth::now_secs()).unwrap_or(i64::MAX) * 1_000_000,
         };
         Ok(Self {
@@ -490,21 +505,17 @@ impl Window {
     }
 }
 
-fn need(caller: &Caller, scope: &str) -> Result<(), Response> {
+fn need(caller: &Caller, scope: &str) -> Result<(), Refusal> {
     let Caller::Scopes(have) = caller;
     if have.contains(&scope) {
         return Ok(());
     }
-    Err((
-        StatusCode::OK,
-        axum::Json(json!({
-            "ok": false,
-            "error": "missing_scope",
-            "needed": scope,
-            "provided": have.join(","),
-        })),
-    )
-        .into_response())
+    Err(Refusal(json!({
+        "ok": false,
+        "error": "missing_scope",
+        "needed": scope,
+        "provided": have.join(","),
+    })))
 }
 
 fn channel_json(c: &Channel) -> Value {
