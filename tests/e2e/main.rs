@@ -9,6 +9,7 @@ mod crash;
 mod meta;
 mod run;
 mod sandbox;
+mod slack;
 mod transform;
 mod twitter;
 mod util;

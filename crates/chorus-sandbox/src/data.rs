@@ -8,7 +8,7 @@
 
 use serde::Serialize;
 
-use crate::platforms::{meta, reference, x};
+use crate::platforms::{meta, reference, slack, x};
 
 /// The splitmix64 finalizer: a bijective mix of 64 bits.
 pub fn mix(mut x: u64) -> u64 {
@@ -88,6 +88,8 @@ pub struct Truth {
     pub meta: meta::Dataset,
     /// The X platform's users and posts.
     pub x: x::Dataset,
+    /// The Slack platform's workspace.
+    pub slack: slack::Dataset,
 }
 
 impl Truth {
@@ -100,6 +102,7 @@ impl Truth {
             reference: reference::Dataset::generate(seed, scale),
             meta: meta::Dataset::generate(seed, scale),
             x: x::Dataset::generate(seed, scale),
+            slack: slack::Dataset::generate(seed, scale),
         }
     }
 }

@@ -17,6 +17,7 @@ use crate::faults::FaultKind;
 
 pub mod meta;
 pub mod reference;
+pub mod slack;
 pub mod x;
 
 /// A platform's canned response for a status-code fault on a request path (the full path,
@@ -53,5 +54,6 @@ pub(crate) fn all(ctx: &Context) -> Result<Vec<Platform>, SandboxError> {
         reference::platform(ctx)?,
         meta::platform(ctx),
         x::platform(ctx),
+        slack::platform(ctx),
     ])
 }
