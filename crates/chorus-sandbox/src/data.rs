@@ -8,7 +8,7 @@
 
 use serde::Serialize;
 
-use crate::platforms::{meta, reference};
+use crate::platforms::{ga4, meta, reference};
 
 /// The splitmix64 finalizer: a bijective mix of 64 bits.
 pub fn mix(mut x: u64) -> u64 {
@@ -86,6 +86,8 @@ pub struct Truth {
     pub reference: reference::Dataset,
     /// The Meta platform's objects and insights values.
     pub meta: meta::Dataset,
+    /// The GA4 property's sessions (generated per day on demand).
+    pub ga4: ga4::Dataset,
 }
 
 impl Truth {
@@ -97,6 +99,7 @@ impl Truth {
             scale,
             reference: reference::Dataset::generate(seed, scale),
             meta: meta::Dataset::generate(seed, scale),
+            ga4: ga4::Dataset::generate(seed, scale),
         }
     }
 }
