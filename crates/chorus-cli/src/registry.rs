@@ -7,6 +7,7 @@ pub fn builtin() -> Result<Registry, RegistryError> {
     let mut r = Registry::default();
     chorus_connector_files::register(&mut r)?;
     chorus_connector_meta::register(&mut r)?;
+    chorus_connector_google_analytics::register(&mut r)?;
     chorus_transform::register(&mut r)?;
     chorus_sink::register_all(&mut r)?;
     Ok(r)
