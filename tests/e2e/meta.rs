@@ -12,9 +12,9 @@ use crate::util::{chorus, files_below, output, repo, stderr, stream_summary};
 const TOKEN: &str = "EAAsandboxMetaToken0chorus7Zx3";
 
 /// A `chorus sandbox` process, killed when dropped.
-struct SandboxProcess {
+pub(crate) struct SandboxProcess {
     child: Child,
-    port: u16,
+    pub(crate) port: u16,
 }
 
 impl Drop for SandboxProcess {
@@ -24,7 +24,8 @@ impl Drop for SandboxProcess {
     }
 }
 
-fn start_sandbox() -> SandboxProcess {
+/// Starts `chorus sandbox` on a free port and waits until it answers.
+pub(crate) fn start_sandbox() -> SandboxProcess {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

@@ -314,3 +314,18 @@ impl Ga4 {
             .into_response()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bundled_key_file_is_the_key_of_a_sandbox_on_port_8080() {
+        let fixture: Value =
+            serde_json::from_str(include_str!("../../../fixtures/ga4_sandbox_key.json")).unwrap();
+        let built: Value =
+            serde_json::from_str(&service_account_json("http://127.0.0.1:8080")).unwrap();
+        assert_eq!(fixture, built);
+        assert!(PrivateKey::from_pkcs8_pem(PRIVATE_KEY_PEM).is_ok());
+    }
+}
