@@ -5,11 +5,15 @@
 use crate::meta::start_sandbox;
 use crate::util::{chorus, copy_pipeline, files_below, output, repo, stderr, stream_summary};
 
-/// The sandbox key file with its `token_uri` pointed at `port`.
+/// The sandbox key file with its `token_uri` pointed at `port`, on one line (values read from
+/// the environment must be single lines).
 fn key_json(port: u16) -> String {
-    std::fs::read_to_string(repo().join("crates/chorus-sandbox/fixtures/ga4_sandbox_key.json"))
-        .unwrap()
-        .replace("127.0.0.1:8080", &format!("127.0.0.1:{port}"))
+    let text =
+        std::fs::read_to_string(repo().join("crates/chorus-sandbox/fixtures/ga4_sandbox_key.json"))
+            .unwrap()
+            .replace("127.0.0.1:8080", &format!("127.0.0.1:{port}"));
+    let key: serde_json::Value = serde_json::from_str(&text).unwrap();
+    key.to_string()
 }
 
 /// The base64 body lines of the private key in `key`, none of which may ever show.
