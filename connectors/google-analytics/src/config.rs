@@ -255,7 +255,16 @@ fn key(raw: &Ga4Config, config: &ConfigTable) -> Result<ServiceAccountKey, Confi
             "use the JSON key of a service account that was added as a Viewer of the property",
         ));
     }
-    ServiceAccountKey::from_json(&text).map_err(|e| error(config, key_name, e.message()))
+    let key =
+        ServiceAccountKey::from_json(&text).map_err(|e| error(config, key_name, e.message()))?;
+    // Signing once proves the private key is usable before any run starts.
+    key.signed_jwt(&[SCOPE.to_owned()], std::time::SystemTime::now())
+        .map_err(|e| {
+            error(config, key_name, e.message()).with_help(
+                "the key's private_key is damaged; download a new JSON key for the service account",
+            )
+        })?;
+    Ok(key)
 }
 
 /// Names, dimensions and metrics of configured reports.
@@ -332,8 +341,21 @@ fn check_reports(reports: &[Report], config: &ConfigTable) -> Result<(), ConfigE
 mod tests {
     use super::*;
 
+    const TEST_PEM: &str =
+        include_str!("../../../crates/chorus-sandbox/fixtures/ga4_service_account_key.pem");
+
+    fn key_json(pem: &str) -> String {
+        serde_json::json!({
+            "type": "service_account",
+            "client_email": "a@b.iam.gserviceaccount.com",
+            "private_key": pem,
+            "token_uri": "https://oauth2.googleapis.com/token",
+        })
+        .to_string()
+    }
+
     fn settings(body: &str) -> Result<Settings, ConfigError> {
-        let key = r#"{"type":"service_account","client_email":"a@b.iam.gserviceaccount.com","private_key":"-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----\n","token_uri":"https://oauth2.googleapis.com/token"}"#;
+        let key = key_json(TEST_PEM);
         let text = format!(
             "property_id = \"123\"\nstart_date = \"2026-01-01\"\ncredentials_json = '{key}'\n{body}"
         );
@@ -373,6 +395,16 @@ mod tests {
 
         let e = settings("credentials_file = \"x.json\"").unwrap_err();
         assert!(e.message.contains("both set"), "{e:?}");
+    }
+
+    #[test]
+    fn a_damaged_private_key_is_refused_offline() {
+        let key = key_json("-----BEGIN PRIVATE KEY-----\nMIIEvAIB\n-----END PRIVATE KEY-----\n");
+        let text =
+            format!("property_id = \"1\"\nstart_date = \"2026-01-01\"\ncredentials_json = '{key}'");
+        let e = Settings::from_config(&ConfigTable::parse(&text, ".").unwrap()).unwrap_err();
+        assert!(e.message.contains("not a PKCS#8 PEM RSA key"), "{e:?}");
+        assert!(!e.message.contains("MIIEvAIB"));
     }
 
     #[test]
