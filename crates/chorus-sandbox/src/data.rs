@@ -8,7 +8,7 @@
 
 use serde::Serialize;
 
-use crate::platforms::{meta, reference, slack, x};
+use crate::platforms::{ga4, meta, reference, slack, x};
 
 /// The splitmix64 finalizer: a bijective mix of 64 bits.
 pub fn mix(mut x: u64) -> u64 {
@@ -90,6 +90,8 @@ pub struct Truth {
     pub x: x::Dataset,
     /// The Slack platform's workspace.
     pub slack: slack::Dataset,
+    /// The GA4 property's sessions (generated per day on demand).
+    pub ga4: ga4::Dataset,
 }
 
 impl Truth {
@@ -103,6 +105,7 @@ impl Truth {
             meta: meta::Dataset::generate(seed, scale),
             x: x::Dataset::generate(seed, scale),
             slack: slack::Dataset::generate(seed, scale),
+            ga4: ga4::Dataset::generate(seed, scale),
         }
     }
 }

@@ -5,7 +5,9 @@
 //! [`Truth`] tests compare against, [`FaultSpec`] fault injection, the [`LoggedRequest`] log,
 //! and one module per emulated platform under [`platforms`]: [`platforms::reference`], which
 //! exercises every paginator and auth variant of the kit, [`platforms::meta`], the Graph API
-//! of Facebook Pages, Instagram and the Marketing API, and [`platforms::slack`], the Slack Web API.
+//! of Facebook Pages, Instagram and the Marketing API, [`platforms::x`], X API v2,
+//! [`platforms::slack`], the Slack Web API, and [`platforms::ga4`], the Google Analytics 4 Data
+//! API with its service-account token endpoint and quotas.
 //!
 //! What does not: the HTTP client (`chorus-http`), connectors, and the `chorus sandbox`
 //! command line (`chorus-cli` calls [`serve`]). Nothing here reaches the internet.

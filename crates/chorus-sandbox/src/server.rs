@@ -37,6 +37,7 @@ use crate::data::Truth;
 use crate::error::SandboxError;
 use crate::faults::{self, FaultKind, FaultSpec, OVERRIDE_HEADER};
 use crate::log::{LoggedRequest, RequestLog};
+use crate::platforms::ga4::{Quota, QuotaLimits};
 use crate::platforms::meta::UsageOverride;
 use crate::platforms::{self, Context, FaultResponder};
 
@@ -109,6 +110,7 @@ pub struct Sandbox {
     log: Arc<RequestLog>,
     tokens: Arc<TokenStore>,
     meta_usage: Arc<UsageOverride>,
+    ga4_quota: Arc<Quota>,
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
 }
@@ -141,6 +143,7 @@ impl Sandbox {
         let tokens = Arc::new(TokenStore::new(config.seed));
         let log = Arc::new(RequestLog::default());
         let meta_usage = Arc::new(UsageOverride::default());
+        let ga4_quota = Arc::new(Quota::default());
 
         let ctx = Context {
             base_url: base_url.clone(),
@@ -148,6 +151,7 @@ impl Sandbox {
             tokens: tokens.clone(),
             token_ttl_secs: config.token_ttl_secs,
             meta_usage: meta_usage.clone(),
+            ga4_quota: ga4_quota.clone(),
         };
         let control = Control {
             log: log.clone(),
@@ -179,6 +183,7 @@ impl Sandbox {
             log,
             tokens,
             meta_usage,
+            ga4_quota,
             stop,
             task,
         })
@@ -228,6 +233,12 @@ impl Sandbox {
     /// `X-Business-Use-Case-Usage` and `X-Ad-Account-Usage` (`None` restores the low default).
     pub fn set_meta_usage(&self, percent: Option<u8>) {
         self.meta_usage.set(percent);
+    }
+
+    /// Replaces the GA4 property's quota limits and window lengths and starts every window
+    /// afresh (tests shorten the hour so that waiting for the next window is quick).
+    pub fn set_ga4_quota(&self, limits: QuotaLimits) {
+        self.ga4_quota.set(limits);
     }
 
     /// Stops accepting, drops every open connection and waits for the server task to end.

@@ -15,6 +15,7 @@ use crate::data::Truth;
 use crate::error::SandboxError;
 use crate::faults::FaultKind;
 
+pub mod ga4;
 pub mod meta;
 pub mod reference;
 pub mod slack;
@@ -36,6 +37,8 @@ pub(crate) struct Context {
     pub token_ttl_secs: u64,
     /// The usage percent the Meta platform reports when a test forces one.
     pub meta_usage: Arc<meta::UsageOverride>,
+    /// The GA4 property's quota state, which tests can tighten.
+    pub ga4_quota: Arc<ga4::Quota>,
 }
 
 /// One emulated platform.
@@ -55,5 +58,6 @@ pub(crate) fn all(ctx: &Context) -> Result<Vec<Platform>, SandboxError> {
         meta::platform(ctx),
         x::platform(ctx),
         slack::platform(ctx),
+        ga4::platform(ctx)?,
     ])
 }

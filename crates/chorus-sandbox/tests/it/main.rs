@@ -7,6 +7,7 @@
 
 mod auth;
 mod faults;
+mod ga4;
 mod log;
 mod meta_ads;
 mod meta_instagram;
