@@ -6,6 +6,7 @@
 )]
 
 mod crash;
+mod marts;
 mod ga4;
 mod meta;
 mod run;

@@ -25,6 +25,9 @@ pub struct TableSpec {
     pub primary_key: Vec<String>,
     /// The cursor column, for `merge` (latest wins).
     pub cursor_field: Option<String>,
+    /// Whether the run's rows replace the whole table whatever the sink's mode (marts, which
+    /// are recomputed from committed tables on every run).
+    pub replace: bool,
 }
 
 /// What a sink staged for one table, as recorded in the commit record.
@@ -94,4 +97,10 @@ pub trait Sink: Send + Sync {
 
     /// Removes staging left behind by runs that never committed.
     async fn clean_staging(&self) -> Result<()>;
+
+    /// Streams the committed rows of an input's table, for marts; `None` when the sink
+    /// cannot read its tables back. A table that does not exist yet streams no rows.
+    async fn read_table(&self, _table: &TableSpec) -> Result<Option<BatchStream>> {
+        Ok(None)
+    }
 }

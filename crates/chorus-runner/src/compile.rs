@@ -57,6 +57,19 @@ pub struct SinkNode {
     pub sink: Arc<dyn Sink>,
 }
 
+/// A built mart: SQL over one sink's committed tables, rebuilt and replaced after every
+/// commit, so daily and per-post aggregates always cover all the data, not one run's share.
+pub struct MartNode {
+    /// The mart id, which is also its table's input id.
+    pub id: String,
+    /// The sink whose tables it reads and which writes it: index into [`Plan::sinks`].
+    pub sink: usize,
+    /// The sink inputs it reads, in order.
+    pub inputs: Vec<String>,
+    /// The query, as a transform over the committed tables.
+    pub transform: Arc<dyn Transform>,
+}
+
 /// Where a table comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Origin {
@@ -95,6 +108,8 @@ pub struct Plan {
     pub transforms: Vec<TransformNode>,
     /// Sinks in file order.
     pub sinks: Vec<SinkNode>,
+    /// Marts in file order.
+    pub marts: Vec<MartNode>,
     /// Every table by input id.
     pub tables: BTreeMap<String, TableInfo>,
     /// Secret values from the environment, to redact from anything printed.
@@ -324,6 +339,15 @@ pub fn compile(
         });
     }
 
+    let marts = compile_marts(
+        &raw.marts,
+        &sinks,
+        &tables,
+        registry,
+        &mut secrets,
+        &mut diags,
+    );
+
     // Where state lives.
     let state_location = state_location(&raw, &text, &mut diags);
     if !diags.is_empty() {
@@ -342,9 +366,157 @@ pub fn compile(
         sources,
         transforms,
         sinks,
+        marts,
         tables,
         secrets,
     })
+}
+
+/// Builds the marts: each reads inputs its sink writes, and its table must not clash with
+/// another of that sink's tables.
+fn compile_marts(
+    raw: &[RawComponent],
+    sinks: &[SinkNode],
+    tables: &BTreeMap<String, TableInfo>,
+    registry: &Registry,
+    secrets: &mut Vec<String>,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<MartNode> {
+    let mut marts: Vec<MartNode> = Vec::new();
+    for c in raw {
+        if tables.contains_key(&c.id) || marts.iter().any(|m| m.id == c.id) {
+            diags.push(
+                Diagnostic::new(
+                    format!("mart \"{}\" has the same id as another table", c.id),
+                    c.id_span.clone(),
+                )
+                .help("marts, sources and transforms share one namespace of tables: rename one"),
+            );
+            continue;
+        }
+        let sink = match (&c.sink, sinks.len()) {
+            (Some(name), _) => {
+                let found = sinks.iter().position(|s| s.id == *name.get_ref());
+                if found.is_none() {
+                    let mut d = Diagnostic::new(
+                        format!(
+                            "mart \"{}\" names sink \"{}\", which does not exist",
+                            c.id,
+                            name.get_ref()
+                        ),
+                        name.span(),
+                    );
+                    if let Some(s) =
+                        did_you_mean(name.get_ref(), sinks.iter().map(|s| s.id.as_str()))
+                    {
+                        d = d.help(format!("did you mean \"{s}\"?"));
+                    }
+                    diags.push(d);
+                }
+                found
+            }
+            (None, 1) => Some(0),
+            (None, 0) => None,
+            (None, _) => {
+                diags.push(
+                    Diagnostic::new(
+                        format!("mart \"{}\" must say which sink's tables it reads", c.id),
+                        c.id_span.clone(),
+                    )
+                    .help(format!(
+                        "add sink = \"{}\"",
+                        sinks.first().map_or("lake", |s| s.id.as_str())
+                    )),
+                );
+                None
+            }
+        };
+        let Some(si) = sink else { continue };
+        let node = &sinks[si];
+        if c.inputs.is_empty() {
+            diags.push(
+                Diagnostic::new(
+                    format!("mart \"{}\" has no inputs", c.id),
+                    c.id_span.clone(),
+                )
+                .help(format!(
+                    "add inputs = [\"…\"]: tables sink \"{}\" writes ({})",
+                    node.id,
+                    node.inputs.join(", ")
+                )),
+            );
+        }
+        let mut inputs = Vec::new();
+        let mut ok = true;
+        for input in &c.inputs {
+            let name = input.get_ref();
+            match tables.get(name) {
+                Some(info) if node.inputs.contains(name) => inputs.push(TransformInput {
+                    id: name.clone(),
+                    schema: Arc::clone(&info.schema),
+                    primary_key: info.primary_key.clone(),
+                    cursor_field: info.cursor_field.clone(),
+                }),
+                _ => {
+                    ok = false;
+                    let mut d = Diagnostic::new(
+                        format!(
+                            "mart \"{}\" reads \"{name}\", which sink \"{}\" does not write",
+                            c.id, node.id
+                        ),
+                        input.span(),
+                    );
+                    d = match did_you_mean(name, node.inputs.iter().map(String::as_str)) {
+                        Some(s) => d.help(format!("did you mean \"{s}\"?")),
+                        None => d.help(format!(
+                            "a mart reads committed tables; sink \"{}\" writes: {}",
+                            node.id,
+                            node.inputs.join(", ")
+                        )),
+                    };
+                    diags.push(d);
+                }
+            }
+        }
+        let Some(factory) = lookup_type(c, registry, diags).and_then(|t| registry.transform(&t))
+        else {
+            continue;
+        };
+        if !ok {
+            continue;
+        }
+        let doc = factory.doc();
+        check_secrets(c, &doc, secrets, diags);
+        let transform = match factory.build(&c.table, &inputs, &BuildContext { id: c.id.clone() }) {
+            Ok(t) => t,
+            Err(e) => {
+                diags.push(component_error(e, c, &doc));
+                continue;
+            }
+        };
+        let table = node.sink.table_name(&c.id);
+        if let Some(other) = node
+            .inputs
+            .iter()
+            .find(|i| node.sink.table_name(i) == table)
+        {
+            diags.push(
+                Diagnostic::new(
+                    format!("mart \"{}\" and input \"{other}\" of sink \"{}\" both write table \"{table}\"", c.id, node.id),
+                    c.id_span.clone(),
+                )
+                .help("rename the mart"),
+            );
+            continue;
+        }
+        marts.push(MartNode {
+            id: c.id.clone(),
+            sink: si,
+            inputs: c.inputs.iter().map(|i| i.get_ref().clone()).collect(),
+            transform: Arc::from(transform),
+        });
+    }
+    marts
 }
 
 fn check_unique_ids(
@@ -380,7 +552,7 @@ fn lookup_type(
     let name = t.get_ref();
     let known: Vec<&'static str> = match c.kind {
         Kind::Source => registry.connectors().map(|x| x.doc().name).collect(),
-        Kind::Transform => registry.transforms().map(|x| x.doc().name).collect(),
+        Kind::Transform | Kind::Mart => registry.transforms().map(|x| x.doc().name).collect(),
         Kind::Sink => registry.sinks().map(|x| x.doc().name).collect(),
     };
     if known.contains(&name.as_str()) {

@@ -26,7 +26,7 @@ use futures::{FutureExt, StreamExt};
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 
-use crate::compile::{Origin, Plan};
+use crate::compile::{MartNode, Origin, Plan};
 use crate::state::{CommitLog, CommitRecord, CommittedTable, Head, RECORD_VERSION};
 use crate::summary::{RunSummary, SUMMARY_VERSION, Status, StreamSummary, TableSummary};
 
@@ -325,6 +325,7 @@ pub async fn run(plan: &Plan, opts: &RunOptions, observer: Arc<dyn Observer>) ->
             schema: Arc::clone(&info.schema),
             primary_key: info.primary_key.clone(),
             cursor_field: info.cursor_field.clone(),
+            replace: false,
         };
         let sink = Arc::clone(&node.sink);
         let (si, input, sink_id, run_id) = (*si, input.clone(), node.id.clone(), run_id.clone());
@@ -543,6 +544,53 @@ pub async fn run(plan: &Plan, opts: &RunOptions, observer: Arc<dyn Observer>) ->
         tracing::warn!(error = %e, "Could not prune old commit records.");
     }
 
+    // Marts: recomputed from the committed tables and replaced whole, in a commit of their
+    // own, so they always cover every committed row, not just this run's.
+    let mut mart_results: Vec<(usize, String, Result<StagedTable>)> = Vec::new();
+    let mut mart_commit = None;
+    let mut mart_error = None;
+    if run_error.is_none() && !plan.marts.is_empty() {
+        let mart_run = format!("{run_id}-marts");
+        for m in &plan.marts {
+            let result = run_mart(plan, m, &mart_run).await;
+            if let Err(e) = &result {
+                tracing::error!(mart = %m.id, error = %e.clone().redacted(&plan.secrets), "Mart failed.");
+            }
+            mart_results.push((m.sink, m.id.clone(), result));
+        }
+        let tables: Vec<CommittedTable> = mart_results
+            .iter()
+            .filter_map(|(si, _, r)| {
+                r.as_ref().ok().map(|staged| CommittedTable {
+                    sink: plan.sinks[*si].id.clone(),
+                    staged: staged.clone(),
+                })
+            })
+            .collect();
+        if !tables.is_empty() {
+            let record = CommitRecord {
+                version: RECORD_VERSION,
+                seq: commit.or(head.as_ref().map(|h| h.record.seq)).unwrap_or(0) + 1,
+                run_id: mart_run,
+                pipeline: plan.name.clone(),
+                created_at: Utc::now(),
+                tables,
+                state: state_after.clone(),
+            };
+            match commit_record(plan, &log, &record).await {
+                Ok(()) => {
+                    mart_commit = Some(record.seq);
+                    for s in &plan.sinks {
+                        if let Err(e) = s.sink.clean_staging().await {
+                            tracing::warn!(sink = %s.id, error = %e, "Could not clean staging.");
+                        }
+                    }
+                }
+                Err(e) => mart_error = Some(e),
+            }
+        }
+    }
+
     // Summarise.
     let committed_ok = commit.is_some() && run_error.is_none();
     let mut failures = Vec::new();
@@ -626,6 +674,41 @@ pub async fn run(plan: &Plan, opts: &RunOptions, observer: Arc<dyn Observer>) ->
                 .map(|e| e.clone().redacted(&plan.secrets).to_string()),
         });
     }
+    for (si, id, result) in &mart_results {
+        let node = &plan.sinks[*si];
+        let is_committed = result.is_ok() && mart_commit.is_some();
+        if let Err(e) = result {
+            failures.push(e.kind());
+        }
+        let (rows, files, bytes) = match result {
+            Ok(s) if is_committed => (s.rows, s.files, s.bytes),
+            _ => (0, 0, 0),
+        };
+        table_summaries.push(TableSummary {
+            sink: node.id.clone(),
+            input: id.clone(),
+            table: node.sink.table_name(id),
+            location: node.sink.location(),
+            status: if is_committed {
+                Status::Committed
+            } else if result.is_err() {
+                Status::Failed
+            } else {
+                Status::Skipped
+            },
+            rows,
+            files,
+            bytes,
+            error: result
+                .as_ref()
+                .err()
+                .or(mart_error.as_ref())
+                .map(|e| e.clone().redacted(&plan.secrets).to_string()),
+        });
+    }
+    if let Some(e) = &mart_error {
+        failures.push(e.kind());
+    }
     if let Some(e) = &run_error {
         failures.push(e.kind());
     }
@@ -642,7 +725,11 @@ pub async fn run(plan: &Plan, opts: &RunOptions, observer: Arc<dyn Observer>) ->
         finished_at: Utc::now(),
         duration_ms: clock.elapsed().as_millis() as u64,
         success,
-        commit: if committed_ok { commit } else { None },
+        commit: if committed_ok {
+            mart_commit.or(commit)
+        } else {
+            None
+        },
         streams: stream_summaries,
         tables: table_summaries,
         error: run_error
@@ -657,6 +744,45 @@ pub async fn run(plan: &Plan, opts: &RunOptions, observer: Arc<dyn Observer>) ->
         "Run finished."
     );
     Ok(RunReport { summary, failures })
+}
+
+/// Recomputes one mart from its sink's committed tables and stages it to replace its table.
+async fn run_mart(plan: &Plan, mart: &MartNode, run_id: &str) -> Result<StagedTable> {
+    let node = &plan.sinks[mart.sink];
+    let mut inputs = Vec::new();
+    for input in &mart.inputs {
+        let info = &plan.tables[input];
+        let spec = TableSpec {
+            input: input.clone(),
+            schema: Arc::clone(&info.schema),
+            primary_key: info.primary_key.clone(),
+            cursor_field: info.cursor_field.clone(),
+            replace: false,
+        };
+        let rows = node.sink.read_table(&spec).await?.ok_or_else(|| {
+            Error::config(format!(
+                "sink \"{}\" cannot read its tables back, so mart \"{}\" cannot run; marts need a parquet sink",
+                node.id, mart.id
+            ))
+        })?;
+        inputs.push((input.clone(), rows));
+    }
+    let out = mart
+        .transform
+        .execute(inputs)
+        .await
+        .map_err(|e| e.context(format!("mart \"{}\"", mart.id)))?;
+    let spec = TableSpec {
+        input: mart.id.clone(),
+        schema: mart.transform.schema(),
+        primary_key: mart.transform.primary_key(),
+        cursor_field: None,
+        replace: true,
+    };
+    node.sink
+        .write(&spec, run_id, out)
+        .await
+        .map_err(|e| e.context(format!("mart \"{}\"", mart.id)))
 }
 
 async fn commit_record(plan: &Plan, log: &CommitLog, record: &CommitRecord) -> Result<()> {

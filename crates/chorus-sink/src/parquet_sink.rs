@@ -262,6 +262,40 @@ impl Sink for ParquetSink {
         delete_if_exists(&store, probe.as_ref()).await
     }
 
+    async fn read_table(&self, table: &TableSpec) -> Result<Option<BatchStream>> {
+        let store = self.store().await?;
+        let name = self.table_name(&table.input);
+        let mut files: Vec<String> = store
+            .list(Some(&Path::from(name.as_str())))
+            .map_ok(|m| m.location.to_string())
+            .try_filter(|p| futures::future::ready(p.ends_with(".parquet")))
+            .try_collect()
+            .await
+            .map_err(|e| io_error(format!("failed to list table {name}"), e))?;
+        files.sort();
+        let schema = Arc::clone(&table.schema);
+        let batches = futures::stream::iter(files)
+            .then(move |path| {
+                let store = Arc::clone(&store);
+                async move { crate::reader::read_file(&store, &path).await }
+            })
+            .try_flatten()
+            .map(move |batch| {
+                let batch = batch?;
+                // Files carry the table's columns; take them under the declared schema.
+                arrow::record_batch::RecordBatch::try_new(
+                    Arc::clone(&schema),
+                    batch.columns().to_vec(),
+                )
+                .map_err(|e| {
+                    Error::contract(format!(
+                        "a committed file does not have the table's current columns ({e}); rebuild the table with --full-refresh"
+                    ))
+                })
+            });
+        Ok(Some(Box::pin(batches)))
+    }
+
     async fn write(
         &self,
         table: &TableSpec,
@@ -270,10 +304,17 @@ impl Sink for ParquetSink {
     ) -> Result<StagedTable> {
         let store = self.store().await?;
         let name = self.table_name(&table.input);
+        // A replaced table (a mart) is written whole and unpartitioned.
         let partition_col = self
             .settings
             .partition_column(&table.input)
+            .filter(|_| !table.replace)
             .and_then(|c| column_index(&table.schema, c));
+        let mode = if table.replace {
+            Mode::OverwritePartitions
+        } else {
+            self.settings.mode
+        };
         let props = writer_properties(&self.settings)?;
         let target = usize::try_from(self.settings.target_file_size_mb.max(1) * 1024 * 1024)
             .unwrap_or(usize::MAX);
@@ -291,13 +332,14 @@ impl Sink for ParquetSink {
         }
         let staged = writer.finish().await?;
         let rows = staged.iter().map(|f| f.rows).sum();
-        let actions = match self.settings.mode {
+        let actions = match mode {
             Mode::Append => Actions {
                 add: staged,
                 ..Actions::default()
             },
             Mode::OverwritePartitions => {
-                let remove = if staged.is_empty() {
+                // An empty run keeps the table, except a replaced one, which becomes empty.
+                let remove = if staged.is_empty() && !table.replace {
                     Vec::new()
                 } else {
                     files_to_overwrite(&store, &name, &staged, partition_col.is_some()).await?

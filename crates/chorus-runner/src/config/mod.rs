@@ -1,8 +1,8 @@
 //! Pipeline files, phase one: the keys the runner owns.
 //!
 //! The file is parsed keeping every value's position. The runner takes `[pipeline]` and, from
-//! each `[sources.*]`, `[transforms.*]` and `[sinks.*]` table, the keys `type`, `inputs` and
-//! `streams`; `${VAR}` references in every other string are interpolated and the rest is left
+//! each `[sources.*]`, `[transforms.*]`, `[sinks.*]` and `[marts.*]` table, the keys `type`,
+//! `inputs`, `streams` and (marts) `sink`; `${VAR}` references in every other string are interpolated and the rest is left
 //! as a [`ConfigTable`] for the component to deserialize (phase two, in [`crate::compile`]).
 //! Every problem found is collected; none stops the reading of the rest.
 
@@ -70,6 +70,8 @@ pub enum Kind {
     Transform,
     /// `[sinks.*]`
     Sink,
+    /// `[marts.*]`: SQL over a sink's committed tables, rebuilt after every commit.
+    Mart,
 }
 
 impl Kind {
@@ -79,6 +81,7 @@ impl Kind {
             Kind::Source => "source",
             Kind::Transform => "transform",
             Kind::Sink => "sink",
+            Kind::Mart => "mart",
         }
     }
 }
@@ -98,6 +101,8 @@ pub struct RawComponent {
     pub inputs: Vec<SpannedStr>,
     /// The `streams` filter (sources).
     pub streams: Option<Vec<SpannedStr>>,
+    /// The sink whose tables a mart reads and writes (marts).
+    pub sink: Option<SpannedStr>,
     /// The rest, interpolated, for the component.
     pub table: ConfigTable,
     /// The rest as written, to check that secrets come from the environment.
@@ -119,12 +124,14 @@ pub struct RawPipeline {
     pub transforms: Vec<RawComponent>,
     /// Sinks in file order.
     pub sinks: Vec<RawComponent>,
+    /// Marts in file order.
+    pub marts: Vec<RawComponent>,
     /// Whether an unknown section was found (a misspelt `[sinks]` should not also be
     /// reported as a missing sink).
     pub unknown_sections: bool,
 }
 
-const TOP_KEYS: &[&str] = &["pipeline", "sources", "transforms", "sinks"];
+const TOP_KEYS: &[&str] = &["pipeline", "sources", "transforms", "sinks", "marts"];
 const PIPELINE_KEYS: &[&str] = &["name", "state", "concurrency"];
 
 /// Reads the runner's keys out of a pipeline file, collecting every problem.
@@ -147,10 +154,11 @@ pub fn parse(
         let key_span = key.span();
         match key_name.as_str() {
             "pipeline" => parse_pipeline_table(value, env, &mut out, &mut diags),
-            "sources" | "transforms" | "sinks" => {
+            "sources" | "transforms" | "sinks" | "marts" => {
                 let kind = match key_name.as_str() {
                     "sources" => Kind::Source,
                     "transforms" => Kind::Transform,
+                    "marts" => Kind::Mart,
                     _ => Kind::Sink,
                 };
                 let span = value.span();
@@ -170,6 +178,7 @@ pub fn parse(
                             Kind::Source => out.sources.push(c),
                             Kind::Transform => out.transforms.push(c),
                             Kind::Sink => out.sinks.push(c),
+                            Kind::Mart => out.marts.push(c),
                         }
                     }
                 }
@@ -179,7 +188,7 @@ pub fn parse(
                 let mut d = Diagnostic::new(format!("unknown section `{other}`"), key_span);
                 d = match did_you_mean(other, TOP_KEYS.iter().copied()) {
                     Some(s) => d.help(format!("did you mean `{s}`?")),
-                    None => d.help("sections are [pipeline], [sources.<id>], [transforms.<id>] and [sinks.<id>]"),
+                    None => d.help("sections are [pipeline], [sources.<id>], [transforms.<id>], [sinks.<id>] and [marts.<id>]"),
                 };
                 diags.push(d);
             }
@@ -299,18 +308,24 @@ fn parse_component(
     let mut type_name = None;
     let mut inputs = Vec::new();
     let mut streams = None;
+    let mut sink = None;
     let mut rest: DeTable<'static> = DeTable::new();
     for (key, value) in table {
         match (kind, key.get_ref().as_ref()) {
             (_, "type") => type_name = expect_string(&value, "`type`", diags),
-            (Kind::Transform | Kind::Sink, "inputs") => {
+            (Kind::Transform | Kind::Sink | Kind::Mart, "inputs") => {
                 inputs = string_list(&value, "`inputs`", diags)
             }
+            (Kind::Mart, "sink") => sink = expect_string(&value, "`sink`", diags),
             (Kind::Source, "streams") => streams = Some(string_list(&value, "`streams`", diags)),
             _ => {
                 rest.insert(key, value);
             }
         }
+    }
+    if kind == Kind::Mart && type_name.is_none() {
+        // A mart is SQL unless it says otherwise.
+        type_name = Some(Spanned::new(id_span.clone(), "sql".to_owned()));
     }
     if type_name.is_none() {
         diags.push(
@@ -333,6 +348,7 @@ fn parse_component(
         type_name,
         inputs,
         streams,
+        sink,
         table,
         raw,
     })
