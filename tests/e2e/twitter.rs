@@ -3,7 +3,7 @@
 //! that ends the run with exit 77 and never shows.
 
 use crate::meta::{copy_pipeline, start_sandbox};
-use crate::util::{chorus, files_below, output, stderr, stream_summary};
+use crate::util::{chorus, files_below, output, stderr, stream_summary, table_rows};
 
 const TOKEN: &str = "AAAAAAAAAAAAAAAAAAAAAChorusSandboxX%2Fbearer0token7Qw2";
 
@@ -39,6 +39,20 @@ fn the_twitter_pipeline_runs_against_the_sandbox() {
     assert_eq!(rows(&summaries[0], "x.users"), 3);
     // The rerun re-reads each account's last week only.
     assert!(rows(&summaries[1], "x.tweets") < rows(&summaries[0], "x.tweets") / 3);
+    // Share of voice covers every committed search result, and sums to 100 % per day.
+    let searched = table_rows(&dir.path().join("out/search_scored")).len() as u64;
+    let sov = table_rows(&dir.path().join("out/share_of_voice_daily"));
+    let posts: u64 = sov
+        .iter()
+        .map(|r| r.split('|').nth(3).unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(posts, searched, "{sov:?}");
+    let mut per_day: std::collections::BTreeMap<String, f64> = Default::default();
+    for r in &sov {
+        let cols: Vec<&str> = r.split('|').collect();
+        *per_day.entry(cols[1].to_owned()).or_default() += cols[4].parse::<f64>().unwrap();
+    }
+    assert!(per_day.values().all(|p| (p - 100.0).abs() < 1e-6), "{per_day:?}");
     for table in ["x__users", "x__tweets", "mentions_scored", "search_scored"] {
         let files = files_below(&dir.path().join("out").join(table));
         assert!(files.iter().any(|f| f.ends_with(".parquet")), "{table}");
