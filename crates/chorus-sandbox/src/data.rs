@@ -8,7 +8,7 @@
 
 use serde::Serialize;
 
-use crate::platforms::{meta, reference, x};
+use crate::platforms::{freshdesk, meta, reference, x, zendesk};
 
 /// The splitmix64 finalizer: a bijective mix of 64 bits.
 pub fn mix(mut x: u64) -> u64 {
@@ -88,6 +88,10 @@ pub struct Truth {
     pub meta: meta::Dataset,
     /// The X platform's users and posts.
     pub x: x::Dataset,
+    /// The Zendesk platform's tickets, metrics and satisfaction ratings.
+    pub zendesk: zendesk::Dataset,
+    /// The Freshdesk platform's tickets, conversations and satisfaction ratings.
+    pub freshdesk: freshdesk::Dataset,
 }
 
 impl Truth {
@@ -100,6 +104,8 @@ impl Truth {
             reference: reference::Dataset::generate(seed, scale),
             meta: meta::Dataset::generate(seed, scale),
             x: x::Dataset::generate(seed, scale),
+            zendesk: zendesk::Dataset::generate(seed, scale),
+            freshdesk: freshdesk::Dataset::generate(seed, scale),
         }
     }
 }

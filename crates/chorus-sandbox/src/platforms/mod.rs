@@ -15,9 +15,11 @@ use crate::data::Truth;
 use crate::error::SandboxError;
 use crate::faults::FaultKind;
 
+pub mod freshdesk;
 pub mod meta;
 pub mod reference;
 pub mod x;
+pub mod zendesk;
 
 /// A platform's canned response for a status-code fault on a request path (the full path,
 /// prefix included); `None` falls back to the default.
@@ -53,5 +55,7 @@ pub(crate) fn all(ctx: &Context) -> Result<Vec<Platform>, SandboxError> {
         reference::platform(ctx)?,
         meta::platform(ctx),
         x::platform(ctx),
+        zendesk::platform(ctx),
+        freshdesk::platform(ctx),
     ])
 }
