@@ -9,6 +9,7 @@ pub fn builtin() -> Result<Registry, RegistryError> {
     chorus_connector_meta::register(&mut r)?;
     chorus_connector_twitter::register(&mut r)?;
     chorus_connector_zendesk::register(&mut r)?;
+    chorus_connector_freshdesk::register(&mut r)?;
     chorus_transform::register(&mut r)?;
     chorus_sink::register_all(&mut r)?;
     Ok(r)
