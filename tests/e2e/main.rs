@@ -9,6 +9,7 @@ mod crash;
 mod meta;
 mod run;
 mod sandbox;
+mod support;
 mod transform;
 mod twitter;
 mod util;
