@@ -6,12 +6,13 @@
 )]
 
 mod crash;
-mod marts;
 mod ga4;
+mod marts;
 mod meta;
 mod run;
 mod sandbox;
 mod slack;
+mod support;
 mod transform;
 mod twitter;
 mod util;

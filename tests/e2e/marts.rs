@@ -27,7 +27,11 @@ fn a_mart_covers_every_committed_row_after_an_incremental_run() {
     std::fs::rename(&feb, &held).unwrap();
 
     let validate = output(chorus(dir.path()).arg("validate").arg(&pipeline));
-    assert!(stdout(&validate).contains("1 marts"), "{}", stdout(&validate));
+    assert!(
+        stdout(&validate).contains("1 marts"),
+        "{}",
+        stdout(&validate)
+    );
 
     let run = |dir: &std::path::Path| {
         let out = output(chorus(dir).arg("run").arg(&pipeline));
@@ -42,7 +46,10 @@ fn a_mart_covers_every_committed_row_after_an_incremental_run() {
             .sum()
     };
     let january = table_rows(&dir.path().join("out/crm__contacts")).len() as u64;
-    assert_eq!(total(&table_rows(&dir.path().join("out/contacts_by_stage"))), january);
+    assert_eq!(
+        total(&table_rows(&dir.path().join("out/contacts_by_stage"))),
+        january
+    );
 
     // February arrives: the run reads only it, the mart still counts everyone.
     std::fs::rename(&held, &feb).unwrap();
@@ -62,16 +69,15 @@ fn a_mart_reads_only_what_its_sink_writes() {
     let dir = tempfile::tempdir().unwrap();
     let pipeline = copy_demo(dir.path());
     let mut text = std::fs::read_to_string(&pipeline).unwrap();
-    text.push_str(&MART.replace(
-        "inputs = [\"crm.contacts\"]",
-        "inputs = [\"crm.contact\"]",
-    ));
+    text.push_str(&MART.replace("inputs = [\"crm.contacts\"]", "inputs = [\"crm.contact\"]"));
     std::fs::write(&pipeline, text).unwrap();
     let out = output(chorus(dir.path()).arg("validate").arg(&pipeline));
     assert_eq!(out.status.code(), Some(78));
     let err = stderr(&out);
     assert!(
-        err.contains("mart \"contacts_by_stage\" reads \"crm.contact\", which sink \"lake\" does not write"),
+        err.contains(
+            "mart \"contacts_by_stage\" reads \"crm.contact\", which sink \"lake\" does not write"
+        ),
         "{err}"
     );
     assert!(err.contains("did you mean \"crm.contacts\"?"), "{err}");

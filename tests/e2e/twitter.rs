@@ -52,7 +52,10 @@ fn the_twitter_pipeline_runs_against_the_sandbox() {
         let cols: Vec<&str> = r.split('|').collect();
         *per_day.entry(cols[1].to_owned()).or_default() += cols[4].parse::<f64>().unwrap();
     }
-    assert!(per_day.values().all(|p| (p - 100.0).abs() < 1e-6), "{per_day:?}");
+    assert!(
+        per_day.values().all(|p| (p - 100.0).abs() < 1e-6),
+        "{per_day:?}"
+    );
     for table in ["x__users", "x__tweets", "mentions_scored", "search_scored"] {
         let files = files_below(&dir.path().join("out").join(table));
         assert!(files.iter().any(|f| f.ends_with(".parquet")), "{table}");

@@ -10,6 +10,8 @@ pub fn builtin() -> Result<Registry, RegistryError> {
     chorus_connector_twitter::register(&mut r)?;
     chorus_connector_slack::register(&mut r)?;
     chorus_connector_google_analytics::register(&mut r)?;
+    chorus_connector_zendesk::register(&mut r)?;
+    chorus_connector_freshdesk::register(&mut r)?;
     chorus_transform::register(&mut r)?;
     chorus_sink::register_all(&mut r)?;
     Ok(r)

@@ -1,8 +1,8 @@
 //! How a request proves who it is.
 //!
-//! A closed set: a token in a query parameter, a bearer header, HTTP Basic, an OAuth2 refresh
-//! token exchanged for access tokens, and a Google service-account key whose RS256-signed JWT
-//! is exchanged at the key's own `token_uri`. Exchanged tokens are cached until shortly before
+//! A closed set: a token in a query parameter, a bearer header, HTTP Basic (also with an API
+//! key as the user name), an OAuth2 refresh token exchanged for access tokens, and a Google
+//! service-account key whose RS256-signed JWT is exchanged at the key's own `token_uri`. Exchanged tokens are cached until shortly before
 //! they expire, so a run makes one exchange, not one per page.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -120,6 +120,14 @@ pub enum Auth {
         /// The password or API token.
         password: Secret,
     },
+    /// HTTP Basic whose user name is the credential: an API key as the user and a fixed
+    /// password (Freshdesk's `api_key:X`), so the user name is redacted too.
+    BasicKey {
+        /// The API key, sent as the user name.
+        key: Secret,
+        /// The password that goes with it.
+        password: String,
+    },
     /// An OAuth2 refresh token exchanged for access tokens.
     OAuth2Refresh {
         /// The token endpoint.
@@ -147,6 +155,7 @@ impl Auth {
             Auth::None => Vec::new(),
             Auth::QueryToken { token, .. } | Auth::Bearer(token) => vec![token.expose().to_owned()],
             Auth::Basic { password, .. } => vec![password.expose().to_owned()],
+            Auth::BasicKey { key, .. } => vec![key.expose().to_owned()],
             Auth::OAuth2Refresh {
                 client_secret,
                 refresh_token,

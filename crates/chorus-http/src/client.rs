@@ -415,8 +415,16 @@ impl HttpClient {
             .http
             .request(req.method.clone(), url)
             .headers(builder_headers);
-        if with_auth && let Auth::Basic { user, password } = &self.auth {
-            rb = rb.basic_auth(user, Some(password.expose()));
+        if with_auth {
+            match &self.auth {
+                Auth::Basic { user, password } => {
+                    rb = rb.basic_auth(user, Some(password.expose()));
+                }
+                Auth::BasicKey { key, password } => {
+                    rb = rb.basic_auth(key.expose(), Some(password));
+                }
+                _ => {}
+            }
         }
         if let Some(form) = &req.form {
             rb = rb.form(form);

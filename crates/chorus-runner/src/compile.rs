@@ -450,12 +450,19 @@ fn compile_marts(
         let mut ok = true;
         for input in &c.inputs {
             let name = input.get_ref();
-            match tables.get(name) {
-                Some(info) if node.inputs.contains(name) => inputs.push(TransformInput {
+            let earlier = marts.iter().find(|m| m.id == *name && m.sink == si);
+            match (tables.get(name), earlier) {
+                (Some(info), _) if node.inputs.contains(name) => inputs.push(TransformInput {
                     id: name.clone(),
                     schema: Arc::clone(&info.schema),
                     primary_key: info.primary_key.clone(),
                     cursor_field: info.cursor_field.clone(),
+                }),
+                (_, Some(m)) => inputs.push(TransformInput {
+                    id: name.clone(),
+                    schema: m.transform.schema(),
+                    primary_key: m.transform.primary_key(),
+                    cursor_field: None,
                 }),
                 _ => {
                     ok = false;
@@ -469,7 +476,7 @@ fn compile_marts(
                     d = match did_you_mean(name, node.inputs.iter().map(String::as_str)) {
                         Some(s) => d.help(format!("did you mean \"{s}\"?")),
                         None => d.help(format!(
-                            "a mart reads committed tables; sink \"{}\" writes: {}",
+                            "a mart reads committed tables (the sink's inputs and the marts above it); sink \"{}\" writes: {}",
                             node.id,
                             node.inputs.join(", ")
                         )),

@@ -549,44 +549,49 @@ pub async fn run(plan: &Plan, opts: &RunOptions, observer: Arc<dyn Observer>) ->
     let mut mart_results: Vec<(usize, String, Result<StagedTable>)> = Vec::new();
     let mut mart_commit = None;
     let mut mart_error = None;
+    let mut marts_committed: BTreeSet<String> = BTreeSet::new();
     if run_error.is_none() && !plan.marts.is_empty() {
         let mart_run = format!("{run_id}-marts");
+        let mut seq = commit.or(head.as_ref().map(|h| h.record.seq)).unwrap_or(0);
+        // One commit per mart, in file order, so a mart can read the marts before it.
         for m in &plan.marts {
             let result = run_mart(plan, m, &mart_run).await;
             if let Err(e) = &result {
                 tracing::error!(mart = %m.id, error = %e.clone().redacted(&plan.secrets), "Mart failed.");
             }
-            mart_results.push((m.sink, m.id.clone(), result));
-        }
-        let tables: Vec<CommittedTable> = mart_results
-            .iter()
-            .filter_map(|(si, _, r)| {
-                r.as_ref().ok().map(|staged| CommittedTable {
-                    sink: plan.sinks[*si].id.clone(),
-                    staged: staged.clone(),
-                })
-            })
-            .collect();
-        if !tables.is_empty() {
-            let record = CommitRecord {
-                version: RECORD_VERSION,
-                seq: commit.or(head.as_ref().map(|h| h.record.seq)).unwrap_or(0) + 1,
-                run_id: mart_run,
-                pipeline: plan.name.clone(),
-                created_at: Utc::now(),
-                tables,
-                state: state_after.clone(),
-            };
-            match commit_record(plan, &log, &record).await {
-                Ok(()) => {
-                    mart_commit = Some(record.seq);
-                    for s in &plan.sinks {
-                        if let Err(e) = s.sink.clean_staging().await {
-                            tracing::warn!(sink = %s.id, error = %e, "Could not clean staging.");
-                        }
+            if let Ok(staged) = &result {
+                seq += 1;
+                let record = CommitRecord {
+                    version: RECORD_VERSION,
+                    seq,
+                    run_id: mart_run.clone(),
+                    pipeline: plan.name.clone(),
+                    created_at: Utc::now(),
+                    tables: vec![CommittedTable {
+                        sink: plan.sinks[m.sink].id.clone(),
+                        staged: staged.clone(),
+                    }],
+                    state: state_after.clone(),
+                };
+                match commit_record(plan, &log, &record).await {
+                    Ok(()) => {
+                        mart_commit = Some(seq);
+                        marts_committed.insert(m.id.clone());
+                    }
+                    Err(e) => {
+                        mart_error = Some(e);
+                        mart_results.push((m.sink, m.id.clone(), result));
+                        break;
                     }
                 }
-                Err(e) => mart_error = Some(e),
+            }
+            mart_results.push((m.sink, m.id.clone(), result));
+        }
+        if mart_error.is_none() {
+            for s in &plan.sinks {
+                if let Err(e) = s.sink.clean_staging().await {
+                    tracing::warn!(sink = %s.id, error = %e, "Could not clean staging.");
+                }
             }
         }
     }
@@ -676,7 +681,7 @@ pub async fn run(plan: &Plan, opts: &RunOptions, observer: Arc<dyn Observer>) ->
     }
     for (si, id, result) in &mart_results {
         let node = &plan.sinks[*si];
-        let is_committed = result.is_ok() && mart_commit.is_some();
+        let is_committed = marts_committed.contains(id);
         if let Err(e) = result {
             failures.push(e.kind());
         }
@@ -751,13 +756,28 @@ async fn run_mart(plan: &Plan, mart: &MartNode, run_id: &str) -> Result<StagedTa
     let node = &plan.sinks[mart.sink];
     let mut inputs = Vec::new();
     for input in &mart.inputs {
-        let info = &plan.tables[input];
-        let spec = TableSpec {
-            input: input.clone(),
-            schema: Arc::clone(&info.schema),
-            primary_key: info.primary_key.clone(),
-            cursor_field: info.cursor_field.clone(),
-            replace: false,
+        // An input is a table the sink writes, or a mart before this one.
+        let spec = match plan.tables.get(input) {
+            Some(info) => TableSpec {
+                input: input.clone(),
+                schema: Arc::clone(&info.schema),
+                primary_key: info.primary_key.clone(),
+                cursor_field: info.cursor_field.clone(),
+                replace: false,
+            },
+            None => {
+                let earlier =
+                    plan.marts.iter().find(|m| m.id == *input).ok_or_else(|| {
+                        Error::internal(format!("mart input \"{input}\" is unknown"))
+                    })?;
+                TableSpec {
+                    input: input.clone(),
+                    schema: earlier.transform.schema(),
+                    primary_key: earlier.transform.primary_key(),
+                    cursor_field: None,
+                    replace: false,
+                }
+            }
         };
         let rows = node.sink.read_table(&spec).await?.ok_or_else(|| {
             Error::config(format!(

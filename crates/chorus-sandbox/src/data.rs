@@ -8,7 +8,7 @@
 
 use serde::Serialize;
 
-use crate::platforms::{ga4, meta, reference, slack, x};
+use crate::platforms::{freshdesk, ga4, meta, reference, slack, x, zendesk};
 
 /// The splitmix64 finalizer: a bijective mix of 64 bits.
 pub fn mix(mut x: u64) -> u64 {
@@ -92,6 +92,10 @@ pub struct Truth {
     pub slack: slack::Dataset,
     /// The GA4 property's sessions (generated per day on demand).
     pub ga4: ga4::Dataset,
+    /// The Zendesk platform's tickets, metrics and satisfaction ratings.
+    pub zendesk: zendesk::Dataset,
+    /// The Freshdesk platform's tickets, conversations and satisfaction ratings.
+    pub freshdesk: freshdesk::Dataset,
 }
 
 impl Truth {
@@ -106,6 +110,8 @@ impl Truth {
             x: x::Dataset::generate(seed, scale),
             slack: slack::Dataset::generate(seed, scale),
             ga4: ga4::Dataset::generate(seed, scale),
+            zendesk: zendesk::Dataset::generate(seed, scale),
+            freshdesk: freshdesk::Dataset::generate(seed, scale),
         }
     }
 }

@@ -15,11 +15,13 @@ use crate::data::Truth;
 use crate::error::SandboxError;
 use crate::faults::FaultKind;
 
+pub mod freshdesk;
 pub mod ga4;
 pub mod meta;
 pub mod reference;
 pub mod slack;
 pub mod x;
+pub mod zendesk;
 
 /// A platform's canned response for a status-code fault on a request path (the full path,
 /// prefix included); `None` falls back to the default.
@@ -59,5 +61,7 @@ pub(crate) fn all(ctx: &Context) -> Result<Vec<Platform>, SandboxError> {
         x::platform(ctx),
         slack::platform(ctx),
         ga4::platform(ctx)?,
+        zendesk::platform(ctx),
+        freshdesk::platform(ctx),
     ])
 }
