@@ -6,6 +6,7 @@
 )]
 
 mod crash;
+mod demo;
 mod ga4;
 mod marts;
 mod meta;

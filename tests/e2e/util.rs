@@ -158,3 +158,38 @@ pub fn stream_summary<'a>(summary: &'a serde_json::Value, id: &str) -> &'a serde
         .and_then(|a| a.iter().find(|s| s["id"] == id))
         .unwrap_or_else(|| panic!("no stream {id} in the summary: {summary}"))
 }
+
+/// The values of some columns of every row of a table, as text, rows in file order.
+pub fn table_columns(table: &Path, columns: &[&str]) -> Vec<Vec<String>> {
+    let mut rows = Vec::new();
+    for file in files_below(table) {
+        let reader = ParquetRecordBatchReaderBuilder::try_new(
+            std::fs::File::open(table.join(&file)).unwrap(),
+        )
+        .unwrap()
+        .build()
+        .unwrap();
+        for batch in reader {
+            let batch = batch.unwrap();
+            let opts = FormatOptions::default();
+            let formatters: Vec<_> = columns
+                .iter()
+                .map(|c| {
+                    let column = batch
+                        .column_by_name(c)
+                        .unwrap_or_else(|| panic!("no column {c} in {}", table.display()));
+                    ArrayFormatter::try_new(column.as_ref(), &opts).unwrap()
+                })
+                .collect();
+            for row in 0..batch.num_rows() {
+                rows.push(
+                    formatters
+                        .iter()
+                        .map(|f| f.value(row).to_string())
+                        .collect(),
+                );
+            }
+        }
+    }
+    rows
+}

@@ -75,6 +75,12 @@ pub enum Command {
         #[command(subcommand)]
         action: StateAction,
     },
+    /// Run every connector against the built-in sandbox and print the KPIs.
+    Demo {
+        /// Where the demo's Parquet goes.
+        #[arg(long, default_value = "out/demo")]
+        out: PathBuf,
+    },
     /// Serve the API emulator on 127.0.0.1 until interrupted.
     Sandbox {
         /// The port (0 picks a free one).

@@ -56,6 +56,7 @@ fn main() -> ExitCode {
             Command::Connectors => commands::inspect::connectors(),
             Command::State { action } => commands::state::state(&ctx, action).await,
             Command::Init { connectors } => commands::inspect::init(&connectors),
+            Command::Demo { out } => commands::demo::demo(&ctx, &out).await,
             Command::Sandbox {
                 port,
                 seed,

@@ -383,7 +383,11 @@ fn compile_marts(
     diags: &mut Vec<Diagnostic>,
 ) -> Vec<MartNode> {
     let mut marts: Vec<MartNode> = Vec::new();
-    for c in raw {
+    for (at, c) in raw.iter().enumerate() {
+        // An earlier mart that failed to build was reported already.
+        let failed_earlier = |name: &str| {
+            raw[..at].iter().any(|m| m.id == name) && !marts.iter().any(|m| m.id == name)
+        };
         if tables.contains_key(&c.id) || marts.iter().any(|m| m.id == c.id) {
             diags.push(
                 Diagnostic::new(
@@ -464,6 +468,8 @@ fn compile_marts(
                     primary_key: m.transform.primary_key(),
                     cursor_field: None,
                 }),
+                // An input of the sink that failed to build was reported already.
+                _ if failed_earlier(name) || node.inputs.contains(name) => ok = false,
                 _ => {
                     ok = false;
                     let mut d = Diagnostic::new(

@@ -1,6 +1,7 @@
 //! One module per command; each returns the process exit code.
 
 pub mod check;
+pub mod demo;
 pub mod inspect;
 pub mod run;
 pub mod sandbox;

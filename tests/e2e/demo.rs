@@ -1,0 +1,107 @@
+//! `chorus demo`: every connector against the in-process sandbox in one run, the KPI lines it
+//! prints, and marts whose numbers equal what the sandbox's truth says.
+
+use std::collections::BTreeMap;
+
+use chorus_sandbox::Truth;
+use chorus_sandbox::platforms::x;
+
+use crate::util::{chorus, output, stderr, stdout, table_columns};
+
+/// The first day the demo pipeline reads.
+const START: &str = "2026-09-01";
+
+#[test]
+fn the_demo_prints_kpis_and_its_marts_match_the_truth() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = output(chorus(dir.path()).args(["demo", "--out", "lake"]));
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{}\n{text}", stderr(&out));
+    for line in [
+        "  facebook   brand      followers ",
+        "  facebook   ads        ads CTR ",
+        "  instagram  ig         followers ",
+        "  x          acme       followers ",
+        "  web        ga         sessions ",
+        "  zendesk    support    tickets ",
+        "  freshdesk  support    tickets ",
+        "  slack      community  daily active members ",
+    ] {
+        assert!(text.contains(line), "no {line:?} in\n{text}");
+    }
+    assert!(text.contains("share of voice"), "{text}");
+    assert!(text.contains("Try:     duckdb -c"), "{text}");
+    let lake = dir.path().join("lake");
+    let truth = Truth::new(0, 1);
+
+    // Followers of each X account on the run day.
+    let kpi = table_columns(
+        &lake.join("kpi_daily"),
+        &["platform", "account", "followers", "tickets"],
+    );
+    for user in truth.x.users.iter().take(x::BRANDS.len()) {
+        let followers: Vec<&Vec<String>> = kpi
+            .iter()
+            .filter(|r| r[0] == "x" && r[1] == user.username && !r[2].is_empty())
+            .collect();
+        assert_eq!(followers.len(), 1, "{}", user.username);
+        assert_eq!(
+            followers[0][2].parse::<f64>().unwrap(),
+            user.followers_count as f64,
+            "{}",
+            user.username
+        );
+    }
+
+    // Support volume: every ticket that is not deleted, per desk.
+    let mut tickets: BTreeMap<String, f64> = BTreeMap::new();
+    for r in kpi.iter().filter(|r| !r[3].is_empty()) {
+        *tickets.entry(r[0].clone()).or_default() += r[3].parse::<f64>().unwrap();
+    }
+    let zendesk = truth
+        .zendesk
+        .tickets
+        .iter()
+        .filter(|t| !t.deleted())
+        .count();
+    assert_eq!(tickets["zendesk"], zendesk as f64);
+    assert_eq!(tickets["freshdesk"], truth.freshdesk.tickets.len() as f64);
+
+    // Share of voice: each query's posts are the posts recent search finds for it.
+    let sov = table_columns(&lake.join("share_of_voice_daily"), &["query_name", "posts"]);
+    for (name, query) in [
+        ("acme", "acme OR #acme OR @acme"),
+        ("globex", "globex OR #globex OR @globex"),
+        ("initech", "initech OR #initech OR @initech"),
+    ] {
+        let posts: u64 = sov
+            .iter()
+            .filter(|r| r[0] == name)
+            .map(|r| r[1].parse::<u64>().unwrap())
+            .sum();
+        assert_eq!(
+            posts,
+            x::search_truth(&truth.x, query).unwrap().len() as u64,
+            "{name}"
+        );
+    }
+
+    // Post performance: every own X post since the start that is not a retweet.
+    let start = chrono::NaiveDate::parse_from_str(START, "%Y-%m-%d")
+        .unwrap()
+        .and_hms_opt(0, 0, 0)
+        .unwrap()
+        .and_utc()
+        .timestamp_millis();
+    let want: usize = x::BRANDS
+        .iter()
+        .map(|(name, ..)| {
+            x::timeline_truth(&truth.x, name, false)
+                .into_iter()
+                .filter(|t| t.created_ms >= start && !t.is_retweet())
+                .count()
+        })
+        .sum();
+    let posts = table_columns(&lake.join("post_performance"), &["platform"]);
+    assert_eq!(posts.iter().filter(|r| r[0] == "x").count(), want);
+}
