@@ -13,6 +13,7 @@ mod meta;
 mod run;
 mod sandbox;
 mod slack;
+mod social_roi;
 mod support;
 mod transform;
 mod twitter;

@@ -84,7 +84,11 @@ impl TransformFactory for SqlFactory {
         let query_span = config.span_of("query");
         let planned = futures::executor::block_on(plan(&settings.query, inputs, None))
             .map_err(|e| sql_error(&e, &settings.query, query_span))?;
-        let schema = planned.physical.schema();
+        // A query's output is a new table: facts about its inputs as a whole (GA4's list of
+        // non-additive metrics, for one) do not carry over to it.
+        let schema = Arc::new(arrow::datatypes::Schema::new(
+            planned.physical.schema().fields().clone(),
+        ));
         for (i, key) in settings.primary_key.iter().enumerate() {
             if schema.field_with_name(key).is_err() {
                 let columns: Vec<&str> =

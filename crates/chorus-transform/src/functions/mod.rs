@@ -1,5 +1,5 @@
 //! The KPI functions every `sql` transform has: ratios, UTM parameters, social networks, GA4
-//! channel groups, sentiment and language.
+//! channel groups, sentiment and language, and the two-proportion test of A/B comparisons.
 //!
 //! Each function is a [`Kpi`]: a name, typed parameters and a plain Rust function over Arrow
 //! arrays. [`all`] lists them and [`register_all`] adds them to a DataFusion session. The
@@ -9,6 +9,7 @@
 pub mod channel;
 pub mod ratio;
 pub mod social;
+pub mod stats;
 pub mod text;
 pub mod url;
 
@@ -152,6 +153,8 @@ pub fn all() -> Vec<Kpi> {
         text::sentiment_score(),
         text::sentiment_label(),
         text::detect_language(),
+        stats::two_proportion_z(),
+        stats::p_value(),
     ]
 }
 

@@ -154,7 +154,15 @@ impl Dataset {
                         "shared_story",
                     ])
                 };
-                let message = (!story_only).then(|| rng.pick(&MESSAGES).to_string());
+                // Every written post links to the shop, tagged for an A/B test of two variants
+                // of the call to action (no draw from the generator, so no other value moves).
+                let message = (!story_only).then(|| {
+                    let variant = if i % 2 == 0 { "variant_a" } else { "variant_b" };
+                    format!(
+                        "{} https://shop.example.com/beans?utm_source=facebook&utm_medium=social&utm_campaign=autumn_roast&utm_content={variant}",
+                        rng.pick(&MESSAGES)
+                    )
+                });
                 let story =
                     (story_only || rng.chance(0.15)).then(|| rng.pick(&STORIES).to_string());
                 Post {
