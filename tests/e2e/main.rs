@@ -5,9 +5,11 @@
     reason = "test helpers fail the test loudly on any unexpected error"
 )]
 
+mod brand_awareness;
 mod crash;
 mod demo;
 mod ga4;
+mod kpi;
 mod marts;
 mod meta;
 mod run;
