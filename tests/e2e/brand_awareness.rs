@@ -43,7 +43,12 @@ fn check(mart: &Mart, truth: &Truth) {
     // every complete Pacific day since the start.
     let today = meta::pacific_date(Utc::now().timestamp());
     let insight = |metric: &str, day: NaiveDate| {
-        truth.meta.page_insight(metric, day).unwrap().as_f64().unwrap()
+        truth
+            .meta
+            .page_insight(metric, day)
+            .unwrap()
+            .as_f64()
+            .unwrap()
     };
     let followers = column(mart, "facebook", 0);
     let growth = column(mart, "facebook", 1);
