@@ -11,6 +11,7 @@ mod demo;
 mod engagement;
 mod ga4;
 mod kpi;
+mod listening;
 mod marts;
 mod meta;
 mod run;
