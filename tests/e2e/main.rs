@@ -18,6 +18,7 @@ mod run;
 mod sandbox;
 mod slack;
 mod support;
+mod traffic_conversions;
 mod transform;
 mod twitter;
 mod util;
