@@ -7,7 +7,7 @@ use crate::util::{chorus, copy_pipeline, files_below, output, repo, stderr, stre
 
 /// The sandbox key file with its `token_uri` pointed at `port`, on one line (values read from
 /// the environment must be single lines).
-fn key_json(port: u16) -> String {
+pub(crate) fn key_json(port: u16) -> String {
     let text =
         std::fs::read_to_string(repo().join("crates/chorus-sandbox/fixtures/ga4_sandbox_key.json"))
             .unwrap()

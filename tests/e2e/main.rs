@@ -5,9 +5,13 @@
     reason = "test helpers fail the test loudly on any unexpected error"
 )]
 
+mod brand_awareness;
 mod crash;
 mod demo;
+mod engagement;
 mod ga4;
+mod kpi;
+mod listening;
 mod marts;
 mod meta;
 mod run;
@@ -15,6 +19,7 @@ mod sandbox;
 mod slack;
 mod social_roi;
 mod support;
+mod traffic_conversions;
 mod transform;
 mod twitter;
 mod util;
