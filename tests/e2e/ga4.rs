@@ -3,7 +3,9 @@
 //! refused key ends the run with exit 77 and a fix-it message.
 
 use crate::meta::start_sandbox;
-use crate::util::{chorus, copy_pipeline, files_below, output, repo, stderr, stream_summary};
+use crate::util::{
+    chorus, copy_pipeline, files_below, output, repo, stderr, stream_summary, table_columns,
+};
 
 /// The sandbox key file with its `token_uri` pointed at `port`, on one line (values read from
 /// the environment must be single lines).
@@ -78,6 +80,38 @@ fn the_traffic_pipeline_runs_against_the_sandbox() {
         assert!(
             files.iter().any(|f| f.ends_with(".parquet")),
             "{table} has no Parquet"
+        );
+    }
+    // traffic_daily, rebuilt after the incremental second run, equals the sandbox's sessions.
+    let truth = chorus_sandbox::Truth::new(0, 1);
+    let daily = table_columns(
+        &dir.path().join("out/traffic_daily"),
+        &[
+            "date",
+            "sessions",
+            "social_sessions",
+            "key_events",
+            "revenue",
+        ],
+    );
+    let today: chrono::NaiveDate = daily.iter().map(|r| r[0].parse().unwrap()).max().unwrap();
+    assert!(daily.len() > 60, "{}", daily.len());
+    for row in &daily {
+        let day: chrono::NaiveDate = row[0].parse().unwrap();
+        let sessions = truth.ga4.processed(day, today);
+        let social: Vec<_> = sessions
+            .iter()
+            .filter(|s| matches!(s.channel, "Organic Social" | "Paid Social"))
+            .collect();
+        let key_events: i64 = sessions.iter().map(|s| s.key_events).sum();
+        let revenue: f64 = sessions.iter().map(|s| s.revenue).sum();
+        assert_eq!(row[1], sessions.len().to_string(), "{row:?}");
+        assert_eq!(row[2], social.len().to_string(), "{row:?}");
+        assert_eq!(row[3], key_events.to_string(), "{row:?}");
+        let got: f64 = row[4].parse().unwrap();
+        assert!(
+            (got - revenue).abs() < 1e-6 * revenue.max(1.0),
+            "{row:?} vs {revenue}"
         );
     }
     for file in files_below(&dir.path().join("out")) {

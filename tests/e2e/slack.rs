@@ -2,10 +2,13 @@
 //! table and the community KPIs, rereads only what is new, and a refused token ends the run
 //! with exit 77 and a fix-it message, never the token.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use crate::meta::start_sandbox;
-use crate::util::{chorus, files_below, output, repo, stderr, stream_summary, table_rows};
+use crate::util::{
+    chorus, files_below, output, repo, stderr, stream_summary, table_columns, table_rows,
+};
 
 const TOKEN: &str = "xoxb-1000000001-2000000002-chorusSandboxSlackToken7";
 const REVOKED: &str = "xoxb-1000000001-2000000004-chorusRevokedToken9";
@@ -41,6 +44,61 @@ fn run(dir: &Path, pipeline: &Path, port: u16, token: &str, summary: &str) -> st
             )
             .env("SLACK_BOT_TOKEN", token),
     )
+}
+
+/// Per UTC day since the start: the people posting (messages, broadcasts and thread replies
+/// by members who are not bots) and their posts, in the channels the bot reads.
+fn community_truth(truth: &chorus_sandbox::Truth) -> BTreeMap<String, (usize, usize)> {
+    let start = chrono::NaiveDate::from_ymd_opt(2026, 8, 1)
+        .unwrap()
+        .and_hms_opt(0, 0, 0)
+        .unwrap()
+        .and_utc()
+        .timestamp_micros();
+    let people: BTreeSet<&str> = truth
+        .slack
+        .users
+        .iter()
+        .filter(|u| !u.is_bot && u.id != "USLACKBOT")
+        .map(|u| u.id.as_str())
+        .collect();
+    let mut days: BTreeMap<String, (BTreeSet<String>, usize)> = BTreeMap::new();
+    let mut post = |micros: i64, user: &str| {
+        if !people.contains(user) {
+            return;
+        }
+        let day = chrono::DateTime::from_timestamp_micros(micros)
+            .unwrap()
+            .date_naive()
+            .to_string();
+        let entry = days.entry(day).or_default();
+        entry.0.insert(user.to_owned());
+        entry.1 += 1;
+    };
+    for channel in truth
+        .slack
+        .channels
+        .iter()
+        .filter(|c| c.is_member && !c.is_archived)
+    {
+        for m in channel.messages.iter().filter(|m| m.micros() >= start) {
+            if let Some(user) = &m.user
+                && matches!(m.subtype.as_deref(), None | Some("thread_broadcast"))
+            {
+                post(m.micros(), user);
+            }
+            for r in &m.replies {
+                if let Some(user) = &r.user
+                    && r.subtype.is_none()
+                {
+                    post(r.micros(), user);
+                }
+            }
+        }
+    }
+    days.into_iter()
+        .map(|(day, (people, posts))| (day, (people.len(), posts)))
+        .collect()
 }
 
 #[test]
@@ -93,6 +151,16 @@ fn the_community_pipeline_runs_against_the_sandbox() {
             "the token is in {file}"
         );
     }
+    // Daily active members and their messages equal the sandbox's truth.
+    let want = community_truth(&chorus_sandbox::Truth::new(0, 1));
+    let got: BTreeMap<String, (usize, usize)> = table_columns(
+        &out.join("community_daily"),
+        &["day", "active_members", "messages"],
+    )
+    .into_iter()
+    .map(|r| (r[0].clone(), (r[1].parse().unwrap(), r[2].parse().unwrap())))
+    .collect();
+    assert_eq!(got, want);
     // day|active_members|messages|messages_per_active_member (after the partition and _source)
     let daily = table_rows(&out.join("community_daily"));
     assert!(daily.len() > 30, "{}", daily.len());
