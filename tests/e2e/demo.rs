@@ -32,6 +32,38 @@ fn the_demo_prints_kpis_and_its_marts_match_the_truth() {
     assert!(text.contains("share of voice"), "{text}");
     assert!(text.contains("Try:     duckdb -c"), "{text}");
     let lake = dir.path().join("lake");
+
+    // The report: every section, drawn inline, nothing fetched from anywhere.
+    assert!(text.contains("Report:  "), "{text}");
+    let page = std::fs::read_to_string(lake.join("report.html")).unwrap();
+    for section in [
+        "1. Followers and reach",
+        "2. Engagement rate",
+        "3. Top and bottom posts by engagement rate",
+        "4. From reach to revenue",
+        "5. Share of voice",
+        "6. Sentiment mix",
+        "7. Customer service",
+        "8. Community",
+        "9. Scorecard by program goal",
+        "10. A/B comparison",
+    ] {
+        assert!(page.contains(&format!("<h2>{section}</h2>")), "{section}");
+    }
+    assert!(
+        !page.contains("does not build the mart"),
+        "a section has no data"
+    );
+    assert!(!page.contains("No data in this period"), "a chart is empty");
+    assert!(page.matches("<svg").count() >= 11);
+    assert!(page.contains("not final yet"));
+    assert!(page.contains("2026-09-01 to "));
+    for fetch in ["<script", "<link", "<img", "@import", "src="] {
+        assert!(
+            !page.contains(fetch),
+            "the page would fetch something: {fetch}"
+        );
+    }
     let truth = Truth::new(0, 1);
 
     // Followers of each X account on the run day.

@@ -56,6 +56,20 @@ fn the_twitter_pipeline_runs_against_the_sandbox() {
         per_day.values().all(|p| (p - 100.0).abs() < 1e-6),
         "{per_day:?}"
     );
+    // `chorus report` draws what this pipeline builds and says which marts it does not.
+    let out = output(
+        chorus(dir.path())
+            .args(["report", "twitter.toml", "--out", "report.html"])
+            .env_remove("X_BEARER_TOKEN"),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let page = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+    assert!(page.contains("<h2>5. Share of voice</h2>"));
+    assert!(page.contains("does not build the mart"));
+    assert!(
+        page.matches("<svg").count() >= 2,
+        "share of voice and sentiment are drawn"
+    );
     for table in ["x__users", "x__tweets", "mentions_scored", "search_scored"] {
         let files = files_below(&dir.path().join("out").join(table));
         assert!(files.iter().any(|f| f.ends_with(".parquet")), "{table}");

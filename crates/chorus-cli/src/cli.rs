@@ -81,6 +81,20 @@ pub enum Command {
         #[arg(long, default_value = "out/demo")]
         out: PathBuf,
     },
+    /// Write a pipeline's KPI marts as one self-contained HTML page.
+    Report {
+        /// The pipeline file.
+        pipeline: PathBuf,
+        /// The HTML file to write.
+        #[arg(long, default_value = "report.html")]
+        out: PathBuf,
+        /// The first day to show (YYYY-MM-DD).
+        #[arg(long)]
+        from: Option<chrono::NaiveDate>,
+        /// The last day to show (YYYY-MM-DD).
+        #[arg(long)]
+        to: Option<chrono::NaiveDate>,
+    },
     /// Serve the API emulator on 127.0.0.1 until interrupted.
     Sandbox {
         /// The port (0 picks a free one).

@@ -57,6 +57,15 @@ fn main() -> ExitCode {
             Command::State { action } => commands::state::state(&ctx, action).await,
             Command::Init { connectors } => commands::inspect::init(&connectors),
             Command::Demo { out } => commands::demo::demo(&ctx, &out).await,
+            Command::Report {
+                pipeline,
+                out,
+                from,
+                to,
+            } => {
+                commands::report::report(&pipeline, &out, commands::report::Period { from, to })
+                    .await
+            }
             Command::Sandbox {
                 port,
                 seed,

@@ -16,6 +16,7 @@ use chorus_runner::config::PipelineText;
 use chorus_runner::{RunOptions, run as run_plan};
 use chorus_sandbox::platforms::{freshdesk, ga4, meta, slack, x, zendesk};
 use chorus_sandbox::{Sandbox, SandboxConfig};
+use chrono::NaiveDate;
 
 use super::Context;
 use super::run::render_summary;
@@ -130,11 +131,27 @@ async fn run_demo(ctx: &Context, out: &Path, env: &HashMap<&'static str, String>
             return exit::PARTIAL;
         }
     }
+    let page = out.join("report.html");
+    // The demo's window: the pipeline reads from 2026-09-01.
+    let period = super::report::Period {
+        from: NaiveDate::from_ymd_opt(2026, 9, 1),
+        to: None,
+    };
+    match super::report::write_report(out, &plan.name, period, &page).await {
+        Ok(()) => println!(
+            "Report:  {} (open it in a browser; it works offline)",
+            page.display()
+        ),
+        Err(e) => {
+            eprintln!("error: cannot write the report: {e}");
+            return exit::PARTIAL;
+        }
+    }
     exit::OK
 }
 
 /// One number of a result row, if present.
-fn num(batch: &RecordBatch, column: &str, row: usize) -> Option<f64> {
+pub(crate) fn num(batch: &RecordBatch, column: &str, row: usize) -> Option<f64> {
     let array = batch.column_by_name(column)?;
     let array = cast(array, &DataType::Float64).ok()?;
     let values = array.as_primitive::<Float64Type>();
@@ -142,7 +159,7 @@ fn num(batch: &RecordBatch, column: &str, row: usize) -> Option<f64> {
 }
 
 /// One text of a result row.
-fn text(batch: &RecordBatch, column: &str, row: usize) -> String {
+pub(crate) fn text(batch: &RecordBatch, column: &str, row: usize) -> String {
     batch
         .column_by_name(column)
         .and_then(|a| cast(a, &DataType::Utf8).ok())
@@ -158,7 +175,7 @@ fn text(batch: &RecordBatch, column: &str, row: usize) -> String {
 }
 
 /// A whole number with thousands separators: `1,234,567`.
-fn count(v: f64) -> String {
+pub(crate) fn count(v: f64) -> String {
     let digits = format!("{:.0}", v.abs());
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
@@ -171,7 +188,7 @@ fn count(v: f64) -> String {
 }
 
 /// An amount with two decimals and thousands separators: `11,530.22`.
-fn money(v: f64) -> String {
+pub(crate) fn money(v: f64) -> String {
     let cents = (v.abs() * 100.0).round();
     let sign = if v < 0.0 { "-" } else { "" };
     format!(
@@ -182,12 +199,12 @@ fn money(v: f64) -> String {
 }
 
 /// A percentage with one decimal: `12.3 %`.
-fn pct(v: Option<f64>) -> String {
+pub(crate) fn pct(v: Option<f64>) -> String {
     v.map_or_else(|| "–".to_owned(), |v| format!("{v:.1} %"))
 }
 
 /// `part ÷ whole × 100`, when the whole is positive.
-fn share(part: Option<f64>, whole: Option<f64>) -> Option<f64> {
+pub(crate) fn share(part: Option<f64>, whole: Option<f64>) -> Option<f64> {
     match (part, whole) {
         (Some(p), Some(w)) if w > 0.0 => Some(p / w * 100.0),
         _ => None,

@@ -3,6 +3,7 @@
 pub mod check;
 pub mod demo;
 pub mod inspect;
+pub mod report;
 pub mod run;
 pub mod sandbox;
 pub mod state;
