@@ -6,7 +6,7 @@
 //! credentials and permissions, `{"description":"Validation failed","errors":[…]}` for bad
 //! parameters. 429 carries `Retry-After`, which the kit honours.
 
-use chorus_core::{Error, ErrorKind, Result};
+use chorus_core::{ErrorKind, Result};
 use chorus_http::{HttpClient, Request, ResponseHook, Verdict};
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
@@ -338,39 +338,16 @@ pub fn has_next(headers: &HeaderMap) -> bool {
         })
 }
 
-/// Sends a GET and reads its JSON and whether a next page exists: a body cut short is
-/// retried like a dropped connection, a body of the wrong shape is a contract error.
+/// Sends a GET and reads its JSON and whether a next page exists (see `chorus_http::json`).
 pub async fn get_page<T: DeserializeOwned>(
     client: &HttpClient,
     req: &Request,
     doing: &str,
 ) -> Result<(T, bool)> {
-    let mut shape_error = None;
-    let outcome = client
-        .execute(req, |resp| match serde_json::from_slice::<T>(&resp.body) {
-            Ok(v) => Ok((v, has_next(&resp.headers))),
-            Err(e) if e.is_data() => {
-                shape_error = Some(e.to_string());
-                Err(Verdict::Fail {
-                    kind: ErrorKind::Contract,
-                    reason: "the answer does not have the documented shape".into(),
-                })
-            }
-            Err(e) => Err(Verdict::Retry {
-                wait: None,
-                reason: format!("unreadable JSON: {e}"),
-            }),
-        })
-        .await;
-    outcome.map_err(|e| {
-        let message = match &shape_error {
-            Some(detail) if e.kind() == ErrorKind::Contract => {
-                format!("{doing}: Freshdesk sent an answer chorus cannot read ({detail})")
-            }
-            _ => format!("{doing}: {}", e.message()),
-        };
-        Error::new(e.kind(), message)
+    chorus_http::json::get_with(client, req, "Freshdesk", doing, |resp| {
+        has_next(&resp.headers)
     })
+    .await
 }
 
 #[cfg(test)]

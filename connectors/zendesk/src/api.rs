@@ -6,7 +6,7 @@
 //! `Retry-After` is honoured by the kit. 401 and 403 are credentials or role; 404 is a wrong
 //! subdomain; 400 and 422 are a request chorus should not have sent.
 
-use chorus_core::{Error, ErrorKind, Result};
+use chorus_core::{ErrorKind, Result};
 use chorus_http::{HttpClient, Request, ResponseHook, Verdict};
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
@@ -333,39 +333,13 @@ pub struct RatingsPage {
     pub meta: Meta,
 }
 
-/// Sends a GET and reads its JSON: a body cut short is retried like a dropped connection,
-/// a body of the wrong shape is a contract error.
+/// Sends a GET and reads its JSON (see `chorus_http::json`).
 pub async fn get<T: DeserializeOwned>(
     client: &HttpClient,
     req: &Request,
     doing: &str,
 ) -> Result<T> {
-    let mut shape_error = None;
-    let outcome = client
-        .execute(req, |resp| match serde_json::from_slice::<T>(&resp.body) {
-            Ok(v) => Ok(v),
-            Err(e) if e.is_data() => {
-                shape_error = Some(e.to_string());
-                Err(Verdict::Fail {
-                    kind: ErrorKind::Contract,
-                    reason: "the answer does not have the documented shape".into(),
-                })
-            }
-            Err(e) => Err(Verdict::Retry {
-                wait: None,
-                reason: format!("unreadable JSON: {e}"),
-            }),
-        })
-        .await;
-    outcome.map_err(|e| {
-        let message = match &shape_error {
-            Some(detail) if e.kind() == ErrorKind::Contract => {
-                format!("{doing}: Zendesk sent an answer chorus cannot read ({detail})")
-            }
-            _ => format!("{doing}: {}", e.message()),
-        };
-        Error::new(e.kind(), message)
-    })
+    chorus_http::json::get(client, req, "Zendesk", doing).await
 }
 
 #[cfg(test)]
