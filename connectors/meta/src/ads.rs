@@ -367,7 +367,7 @@ impl AdsSource {
         let inner = Arc::new(Inner {
             account: format!("act_{}", settings.account_id.trim_start_matches("act_")),
             graph: access.graph(http)?,
-            poll_interval: http.poll_interval.unwrap_or(Duration::from_secs(1)),
+            poll_interval: http.poll_interval.unwrap_or(Duration::from_millis(500)),
             timezone: tokio::sync::OnceCell::new(),
             decoders,
             access,
