@@ -93,3 +93,23 @@ fn bad_flags_are_usage_errors() {
     let out = output(chorus(&root).args(["frobnicate"]));
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn a_reader_closing_the_pipe_early_is_not_a_crash() {
+    let mut child = chorus(&repo())
+        .arg("connectors")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Close the read end before chorus writes: its writes fail with a broken pipe.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(
+        matches!(out.status.code(), Some(0 | 141)),
+        "{:?} {err}",
+        out.status
+    );
+}

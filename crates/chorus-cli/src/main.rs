@@ -18,7 +18,29 @@ use clap::Parser;
 
 use crate::cli::{Cli, Command};
 
+/// The exit code of a program whose reader went away (128 + SIGPIPE), as shells report it.
+const CLOSED_PIPE: i32 = 141;
+
+/// A reader that closes the pipe early (`chorus discover … | head`) ends the output, not the
+/// program with a panic and a backtrace: exit quietly, as tools stopped by SIGPIPE do.
+fn quiet_on_closed_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.contains("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(CLOSED_PIPE);
+        }
+        default(info);
+    }));
+}
+
 fn main() -> ExitCode {
+    quiet_on_closed_pipe();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
