@@ -10,8 +10,10 @@ use chorus_core::{ErrorKind, Result};
 use chorus_http::{HttpClient, Request, ResponseHook, Verdict};
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Deserializer};
+
+pub use chorus_http::json::{id, opt_id};
 
 /// The most items one page holds.
 pub const MAX_PER_PAGE: u32 = 100;
@@ -170,29 +172,6 @@ impl ResponseHook for FreshdeskHook {
             ),
             _ => None,
         }
-    }
-}
-
-/// Reads an integer id as the string chorus stores.
-pub fn id<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<String, D::Error> {
-    match serde_json::Value::deserialize(d)? {
-        serde_json::Value::Number(n) => Ok(n.to_string()),
-        serde_json::Value::String(s) => Ok(s),
-        other => Err(serde::de::Error::custom(format!(
-            "expected an id, got {other}"
-        ))),
-    }
-}
-
-/// Reads an optional integer id as a string.
-pub fn opt_id<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<String>, D::Error> {
-    match Option::<serde_json::Value>::deserialize(d)? {
-        None | Some(serde_json::Value::Null) => Ok(None),
-        Some(serde_json::Value::Number(n)) => Ok(Some(n.to_string())),
-        Some(serde_json::Value::String(s)) => Ok(Some(s)),
-        Some(other) => Err(serde::de::Error::custom(format!(
-            "expected an id, got {other}"
-        ))),
     }
 }
 

@@ -10,8 +10,10 @@ use chorus_core::{ErrorKind, Result};
 use chorus_http::{HttpClient, Request, ResponseHook, Verdict};
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Deserializer};
+
+pub use chorus_http::json::{id, opt_id};
 
 /// The most tickets one export page holds (and the default `per_page`).
 pub const EXPORT_MAX_PER_PAGE: u32 = 1000;
@@ -108,31 +110,6 @@ impl ResponseHook for ZendeskHook {
             ),
             _ => None,
         }
-    }
-}
-
-/// Reads an integer id (Zendesk sends numbers) as the string chorus stores.
-pub fn id<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<String, D::Error> {
-    let v = serde_json::Value::deserialize(d)?;
-    match v {
-        serde_json::Value::Number(n) => Ok(n.to_string()),
-        serde_json::Value::String(s) => Ok(s),
-        other => Err(serde::de::Error::custom(format!(
-            "expected an id, got {other}"
-        ))),
-    }
-}
-
-/// Reads an optional integer id as a string.
-pub fn opt_id<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<String>, D::Error> {
-    let v = Option::<serde_json::Value>::deserialize(d)?;
-    match v {
-        None | Some(serde_json::Value::Null) => Ok(None),
-        Some(serde_json::Value::Number(n)) => Ok(Some(n.to_string())),
-        Some(serde_json::Value::String(s)) => Ok(Some(s)),
-        Some(other) => Err(serde::de::Error::custom(format!(
-            "expected an id, got {other}"
-        ))),
     }
 }
 

@@ -55,3 +55,93 @@ pub async fn get<T: DeserializeOwned>(
         .await
         .map(|(v, ())| v)
 }
+
+/// Reads an id sent as a JSON integer or string into a string, without building a
+/// `serde_json::Value` per record (`#[serde(deserialize_with = "id")]`).
+pub fn id<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<String, D::Error> {
+    d.deserialize_any(IdVisitor)
+}
+
+/// Like [`id`], for an id that may be absent or `null`.
+pub fn opt_id<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<String>, D::Error> {
+    d.deserialize_option(OptIdVisitor)
+}
+
+struct IdVisitor;
+
+impl serde::de::Visitor<'_> for IdVisitor {
+    type Value = String;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an id (an integer or a string)")
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> std::result::Result<String, E> {
+        Ok(v.to_string())
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> std::result::Result<String, E> {
+        Ok(v.to_string())
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> std::result::Result<String, E> {
+        Ok(v.to_owned())
+    }
+
+    fn visit_string<E: serde::de::Error>(self, v: String) -> std::result::Result<String, E> {
+        Ok(v)
+    }
+}
+
+struct OptIdVisitor;
+
+impl<'de> serde::de::Visitor<'de> for OptIdVisitor {
+    type Value = Option<String>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an id (an integer or a string) or null")
+    }
+
+    fn visit_none<E: serde::de::Error>(self) -> std::result::Result<Option<String>, E> {
+        Ok(None)
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> std::result::Result<Option<String>, E> {
+        Ok(None)
+    }
+
+    fn visit_some<D: serde::Deserializer<'de>>(
+        self,
+        d: D,
+    ) -> std::result::Result<Option<String>, D::Error> {
+        id(d).map(Some)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[derive(Debug, serde::Deserialize)]
+    struct Row {
+        #[serde(deserialize_with = "super::id")]
+        id: String,
+        #[serde(default, deserialize_with = "super::opt_id")]
+        other: Option<String>,
+    }
+
+    #[test]
+    fn ids_read_as_strings_from_numbers_or_strings() {
+        let r: Row = serde_json::from_str(r#"{"id": 9007199254740993, "other": "12"}"#).unwrap();
+        assert_eq!(
+            (r.id.as_str(), r.other.as_deref()),
+            ("9007199254740993", Some("12"))
+        );
+        let r: Row = serde_json::from_str(r#"{"id": "a1", "other": null}"#).unwrap();
+        assert_eq!((r.id.as_str(), r.other), ("a1", None));
+        let r: Row = serde_json::from_str(r#"{"id": -3}"#).unwrap();
+        assert_eq!((r.id.as_str(), r.other), ("-3", None));
+        assert!(serde_json::from_str::<Row>(r#"{"id": 1.5}"#).is_err());
+        assert!(serde_json::from_str::<Row>(r#"{"id": [1]}"#).is_err());
+    }
+}
