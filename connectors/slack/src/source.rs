@@ -17,7 +17,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chorus_core::{
     BuildContext, CheckReport, ConfigError, ConfigTable, Connector, ConnectorDoc, Cursor,
-    EventStream, ReadContext, Result, Source, Stream, StreamEvent, StreamSpec, StreamState,
+    EventStream, ReadContext, Result, Shard, Source, Stream, StreamEvent, StreamSpec, StreamState,
 };
 use chorus_http::ClientConfig;
 use chorus_http::produce::{Tx, events, send};
@@ -61,14 +61,19 @@ impl Connector for SlackConnector {
         ))
     }
 
+    fn splits_accounts(&self) -> bool {
+        true
+    }
+
     fn build(
         &self,
         config: &ConfigTable,
-        _cx: &BuildContext,
+        cx: &BuildContext,
     ) -> Result<Box<dyn Source>, ConfigError> {
         let settings = SlackConfig::from_table(config)?;
         let source = SlackSource::new(settings, &Http::default())
-            .map_err(|e| ConfigError::new(e.to_string(), None))?;
+            .map_err(|e| ConfigError::new(e.to_string(), None))?
+            .for_shard(cx.shard, &cx.id);
         Ok(Box::new(source))
     }
 }
@@ -91,6 +96,9 @@ struct Inner {
     api: Api,
     channels: OnceCell<Vec<Channel>>,
     skipped: Mutex<BTreeSet<String>>,
+    /// The `--shard` worker's share (by channel id, and `users` for the workspace's members)
+    /// and the source id it is keyed by.
+    shard: (Shard, String),
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -130,7 +138,12 @@ impl SlackSource {
             channels: OnceCell::new(),
             skipped: Mutex::new(BTreeSet::new()),
             settings,
+            shard: (Shard::ALL, String::new()),
         });
+        Ok(Self::rebuild(inner))
+    }
+
+    fn rebuild(inner: Arc<Inner>) -> Self {
         let kinds = [Kind::Channels, Kind::Users, Kind::Messages, Kind::Threads];
         let streams = streams::specs(inner.settings.thread_lookback())
             .into_iter()
@@ -143,7 +156,18 @@ impl SlackSource {
                 }) as Arc<dyn Stream>
             })
             .collect();
-        Ok(Self { inner, streams })
+        Self { inner, streams }
+    }
+
+    /// The source as one `--shard` worker of source `id` reads it: its share of the channels.
+    #[must_use]
+    pub fn for_shard(self, shard: Shard, id: &str) -> Self {
+        let Self { mut inner, streams } = self;
+        drop(streams);
+        if let Some(i) = Arc::get_mut(&mut inner) {
+            i.shard = (shard, id.to_owned());
+        }
+        Self::rebuild(inner)
     }
 
     /// The channels skipped so far (`name (error)`), for tests and summaries.
@@ -352,6 +376,17 @@ impl Inner {
     /// The channels whose history is read: the configured ones, else every channel the bot
     /// is a member of.
     async fn targets(&self) -> Result<Vec<Channel>> {
+        let mut targets = self.wanted().await?;
+        targets.retain(|c| self.owns(&c.id));
+        Ok(targets)
+    }
+
+    /// Whether this `--shard` worker reads the account `key` (a channel id, or `users`).
+    fn owns(&self, key: &str) -> bool {
+        self.shard.0.owns_account(&self.shard.1, key)
+    }
+
+    async fn wanted(&self) -> Result<Vec<Channel>> {
         let all = self.listing().await?;
         let Some(wanted) = &self.settings.channels else {
             return Ok(all
@@ -449,6 +484,7 @@ impl Inner {
                 .cloned()
                 .collect(),
         };
+        let rows: Vec<Channel> = rows.into_iter().filter(|c| self.owns(&c.id)).collect();
         for chunk in rows.chunks(1000) {
             let batch = streams::channels_batch(&spec.schema, chunk)?;
             if !send(tx, StreamEvent::Batch(batch)).await {
@@ -459,6 +495,9 @@ impl Inner {
     }
 
     async fn users_stream(&self, spec: &StreamSpec, tx: &Tx) -> Result<()> {
+        if !self.owns("users") {
+            return Ok(());
+        }
         let params = vec![("limit".to_owned(), self.settings.list_page_size.to_string())];
         let mut pager = Pager::new(&self.api, Method::UsersList, params);
         while let Some(page) = pager.next::<UsersPage>().await? {

@@ -257,13 +257,24 @@ impl Connector for Twitter {
         specs(DEFAULT_LOOKBACK_DAYS)
     }
 
+    fn splits_accounts(&self) -> bool {
+        true
+    }
+
     fn build(
         &self,
         config: &ConfigTable,
-        _cx: &BuildContext,
+        cx: &BuildContext,
     ) -> Result<Box<dyn Source>, ConfigError> {
-        let settings: TwitterConfig = config.deserialize()?;
+        let mut settings: TwitterConfig = config.deserialize()?;
         let start = settings.validate(config)?;
+        // Under `--shard`, this worker reads only its share of the accounts and queries.
+        settings
+            .usernames
+            .retain(|u| cx.shard.owns_account(&cx.id, &u.to_lowercase()));
+        settings
+            .searches
+            .retain(|name, _| cx.shard.owns_account(&cx.id, &format!("search:{name}")));
         let source = TwitterSource::new(settings, start, ClientConfig::default())
             .map_err(|e| ConfigError::new(e.to_string(), None))?;
         Ok(Box::new(source))

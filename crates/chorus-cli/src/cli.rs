@@ -138,9 +138,19 @@ pub struct RunArgs {
     /// Print what would run, read and write nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Read only shard i of n of the accounts (`0/4` … `3/4`), so n workers split one pipeline.
+    #[arg(long, value_name = "I/N", value_parser = parse_shard)]
+    pub shard: Option<chorus_core::Shard>,
+    /// Read nothing; rebuild the marts from what is committed (after sharded workers finish).
+    #[arg(long, conflicts_with_all = ["shard", "select", "start", "end", "full_refresh"])]
+    pub marts_only: bool,
     /// Write the run summary as JSON to this file (`-` for stdout).
     #[arg(long)]
     pub summary_json: Option<PathBuf>,
+}
+
+fn parse_shard(s: &str) -> Result<chorus_core::Shard, String> {
+    s.parse()
 }
 
 /// `chorus state` actions.

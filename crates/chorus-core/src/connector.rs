@@ -11,6 +11,7 @@ use async_trait::async_trait;
 
 use crate::config::{ConfigError, ConfigTable};
 use crate::error::Result;
+use crate::shard::Shard;
 use crate::stream::{Stream, StreamSpec};
 
 /// One setting a component accepts, for `chorus connectors`, `init` and the docs.
@@ -87,6 +88,18 @@ impl ConnectorDoc {
 pub struct BuildContext {
     /// The id of the component in the pipeline (`brand` in `[sources.brand]`).
     pub id: String,
+    /// The share of the accounts this worker reads (`--shard`); [`Shard::ALL`] otherwise.
+    pub shard: Shard,
+}
+
+impl BuildContext {
+    /// The context of component `id` in an unsharded run.
+    pub fn new(id: impl Into<String>) -> Self {
+        Self {
+            id: id.into(),
+            shard: Shard::ALL,
+        }
+    }
 }
 
 /// The outcome of a credentials check.
@@ -105,6 +118,13 @@ pub trait Connector: Send + Sync + 'static {
     /// streams depend on the settings, as with `files`).
     fn fixed_streams(&self) -> Vec<StreamSpec> {
         Vec::new()
+    }
+
+    /// Whether a source of this type reads several accounts and splits them across `--shard`
+    /// workers itself (with [`BuildContext::shard`]). When false, the runner gives the whole
+    /// source to the one worker that owns its id.
+    fn splits_accounts(&self) -> bool {
+        false
     }
 
     /// Builds a source from its settings, offline.

@@ -5,7 +5,7 @@
 //! hint, [`Secret`], the component traits ([`Connector`] → [`Source`] → [`Stream`],
 //! [`TransformFactory`] → [`Transform`], [`SinkFactory`] → [`Sink`]), the spanned
 //! [`ConfigTable`] a component deserializes its settings from, the explicit [`Registry`], and
-//! [`failpoint`]s for crash tests.
+//! [`failpoint`]s for crash tests, and the [`Shard`] a worker reads.
 //!
 //! What does not: HTTP (`chorus-http`), pipeline files and the run graph (`chorus-runner`),
 //! Parquet (`chorus-sink`), SQL (`chorus-transform`).
@@ -17,6 +17,7 @@ pub mod failpoint;
 pub mod registry;
 pub mod schema;
 pub mod secret;
+pub mod shard;
 pub mod sink;
 pub mod state;
 pub mod stream;
@@ -29,6 +30,7 @@ pub use connector::{BuildContext, CheckReport, ConfigKeyDoc, Connector, Connecto
 pub use error::{Error, ErrorDomain, ErrorKind, Result};
 pub use registry::{Registry, RegistryError};
 pub use secret::Secret;
+pub use shard::Shard;
 pub use sink::{Sink, SinkFactory, StagedTable, TableSpec};
 pub use state::{Cursor, StreamState};
 pub use stream::{

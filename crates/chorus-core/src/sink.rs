@@ -98,6 +98,12 @@ pub trait Sink: Send + Sync {
     /// Removes staging left behind by runs that never committed.
     async fn clean_staging(&self) -> Result<()>;
 
+    /// Whether several `--shard` workers may write this sink at once; the error says why not
+    /// and what to configure instead.
+    fn check_shared(&self) -> std::result::Result<(), String> {
+        Ok(())
+    }
+
     /// Streams the committed rows of an input's table, for marts; `None` when the sink
     /// cannot read its tables back. A table that does not exist yet streams no rows.
     async fn read_table(&self, _table: &TableSpec) -> Result<Option<BatchStream>> {

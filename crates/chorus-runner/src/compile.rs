@@ -12,7 +12,7 @@ use std::sync::Arc;
 use arrow::datatypes::{Schema, SchemaRef};
 use chorus_core::schema::metadata_fields;
 use chorus_core::{
-    BuildContext, ConfigError, ConnectorDoc, Registry, Sink, Source, Stream, Transform,
+    BuildContext, ConfigError, ConnectorDoc, Registry, Shard, Sink, Source, Stream, Transform,
     TransformInput,
 };
 use chorus_sink::store::Location;
@@ -35,6 +35,9 @@ pub struct SourceNode {
     pub source: Box<dyn Source>,
     /// The streams the pipeline reads (after the `streams` filter).
     pub streams: Vec<Arc<dyn Stream>>,
+    /// Whether this worker reads the source: always, unless `--shard` gave a source whose
+    /// connector does not split its accounts to another worker.
+    pub owned: bool,
 }
 
 /// A built transform.
@@ -114,6 +117,8 @@ pub struct Plan {
     pub tables: BTreeMap<String, TableInfo>,
     /// Secret values from the environment, to redact from anything printed.
     pub secrets: Vec<String>,
+    /// This worker's share of the accounts (`--shard`).
+    pub shard: Shard,
 }
 
 /// The schema of a source stream as the rest of the pipeline sees it: the metadata columns
@@ -130,6 +135,20 @@ pub fn compile(
     registry: &Registry,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Plan, Vec<Diagnostic>> {
+    compile_shard(text, registry, env, Shard::ALL)
+}
+
+/// [`compile`] for one worker of `--shard i/n`: its components are built knowing the shard.
+pub fn compile_shard(
+    text: PipelineText,
+    registry: &Registry,
+    env: &dyn Fn(&str) -> Option<String>,
+    shard: Shard,
+) -> Result<Plan, Vec<Diagnostic>> {
+    let cx = |id: &str| BuildContext {
+        id: id.to_owned(),
+        shard,
+    };
     let (raw, mut diags) = config::parse(&text, env);
     let mut secrets = Vec::new();
     check_unique_ids(&raw.sources, &raw.transforms, &mut diags);
@@ -139,7 +158,8 @@ pub fn compile(
     let mut tables: BTreeMap<String, TableInfo> = BTreeMap::new();
     let mut excluded: BTreeSet<String> = BTreeSet::new();
     for c in &raw.sources {
-        let Some(built) = build_source(c, registry, &mut secrets, &mut diags) else {
+        let Some((built, splits)) = build_source(c, registry, cx(&c.id), &mut secrets, &mut diags)
+        else {
             continue;
         };
         let all = built.streams();
@@ -193,6 +213,7 @@ pub fn compile(
                 .unwrap_or_default(),
             source: built,
             streams,
+            owned: splits || shard.owns(&c.id),
         });
     }
     let source_ids: BTreeSet<&str> = raw.sources.iter().map(|c| c.id.as_str()).collect();
@@ -249,7 +270,7 @@ pub fn compile(
         }
         let doc = factory.doc();
         check_secrets(c, &doc, &mut secrets, &mut diags);
-        match factory.build(&c.table, &inputs, &BuildContext { id: c.id.clone() }) {
+        match factory.build(&c.table, &inputs, &cx(&c.id)) {
             Ok(t) => {
                 let ti = transforms.len();
                 tables.insert(
@@ -296,7 +317,7 @@ pub fn compile(
         };
         let doc = factory.doc();
         check_secrets(c, &doc, &mut secrets, &mut diags);
-        let sink = match factory.build(&c.table, &BuildContext { id: c.id.clone() }) {
+        let sink = match factory.build(&c.table, &cx(&c.id)) {
             Ok(s) => s,
             Err(e) => {
                 diags.push(component_error(e, c, &doc));
@@ -369,6 +390,7 @@ pub fn compile(
         marts,
         tables,
         secrets,
+        shard,
     })
 }
 
@@ -500,7 +522,7 @@ fn compile_marts(
         }
         let doc = factory.doc();
         check_secrets(c, &doc, secrets, diags);
-        let transform = match factory.build(&c.table, &inputs, &BuildContext { id: c.id.clone() }) {
+        let transform = match factory.build(&c.table, &inputs, &BuildContext::new(c.id.clone())) {
             Ok(t) => t,
             Err(e) => {
                 diags.push(component_error(e, c, &doc));
@@ -582,18 +604,20 @@ fn lookup_type(
     None
 }
 
+/// Builds a source; also says whether its connector splits its accounts across shards.
 fn build_source(
     c: &RawComponent,
     registry: &Registry,
+    cx: BuildContext,
     secrets: &mut Vec<String>,
     diags: &mut Vec<Diagnostic>,
-) -> Option<Box<dyn Source>> {
+) -> Option<(Box<dyn Source>, bool)> {
     let type_name = lookup_type(c, registry, diags)?;
     let connector = registry.connector(&type_name)?;
     let doc = connector.doc();
     check_secrets(c, &doc, secrets, diags);
-    match connector.build(&c.table, &BuildContext { id: c.id.clone() }) {
-        Ok(s) => Some(s),
+    match connector.build(&c.table, &cx) {
+        Ok(s) => Some((s, connector.splits_accounts())),
         Err(e) => {
             diags.push(component_error(e, c, &doc));
             None

@@ -14,6 +14,6 @@ pub mod run;
 pub mod state;
 pub mod summary;
 
-pub use compile::{Plan, compile};
+pub use compile::{Plan, compile, compile_shard};
 pub use diagnostic::{Diagnostic, render};
 pub use run::{Observer, RunOptions, RunReport, Silent, run};

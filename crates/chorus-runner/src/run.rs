@@ -18,8 +18,8 @@ use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use chorus_core::failpoint;
 use chorus_core::{
-    BatchStream, Error, ErrorKind, ReadContext, Result, StagedTable, StreamEvent, StreamState,
-    TableSpec, Window,
+    BatchStream, Error, ErrorKind, ReadContext, Result, Shard, StagedTable, StreamEvent,
+    StreamState, TableSpec, Window,
 };
 use chrono::Utc;
 use futures::{FutureExt, StreamExt};
@@ -42,6 +42,9 @@ pub struct RunOptions {
     pub window: Window,
     /// `--full-refresh`: ignore state.
     pub full_refresh: bool,
+    /// `--marts-only`: read nothing, rebuild the marts from what is committed (after the
+    /// `--shard` workers of a run have all finished).
+    pub marts_only: bool,
 }
 
 /// Hooks for progress reporting.
@@ -135,16 +138,20 @@ pub fn select(plan: &Plan, patterns: &[String]) -> std::result::Result<Selection
     Ok(sel)
 }
 
-/// A new run id: sortable by time, unique.
-pub fn new_run_id() -> String {
+/// A new run id: sortable by time, unique, and ending in the worker's lane under `--shard`.
+pub fn new_run_id(shard: Shard) -> String {
     let suffix: u32 = rand::random::<u32>() & 0x00ff_ffff;
-    format!("{}-{suffix:06x}", Utc::now().format("%Y%m%dT%H%M%SZ"))
+    format!(
+        "{}-{suffix:06x}{}",
+        Utc::now().format("%Y%m%dT%H%M%SZ"),
+        chorus_sink::layout::shard_suffix(shard)
+    )
 }
 
-/// Opens the pipeline's commit log.
+/// Opens the pipeline's commit log; each `--shard` worker keeps a log (and state) of its own.
 pub async fn commit_log(plan: &Plan) -> Result<CommitLog> {
     let store = plan.state_location.store().await?;
-    Ok(CommitLog::new(store, plan.state_location.display()))
+    Ok(CommitLog::new(store, plan.state_location.display()).for_shard(plan.shard))
 }
 
 /// Finishes a commit a crashed run left pending, then removes staging nobody will publish.
@@ -301,7 +308,28 @@ pub struct RunReport {
 pub async fn run(plan: &Plan, opts: &RunOptions, observer: Arc<dyn Observer>) -> Result<RunReport> {
     let started_at = Utc::now();
     let clock = Instant::now();
-    let sel = select(plan, &opts.select).map_err(Error::config)?;
+    let mut sel = if opts.marts_only {
+        Selection::default()
+    } else {
+        select(plan, &opts.select).map_err(Error::config)?
+    };
+    // Sources another `--shard` worker reads: their streams give this worker no rows.
+    for s in plan.sources.iter().filter(|s| !s.owned) {
+        for stream in &s.streams {
+            sel.streams
+                .remove(&format!("{}.{}", s.id, stream.spec().name));
+        }
+    }
+    if plan.shard.is_split() {
+        for s in &plan.sinks {
+            s.sink.check_shared().map_err(|e| {
+                Error::config(format!(
+                    "sink \"{}\" cannot take several --shard workers: {e}",
+                    s.id
+                ))
+            })?;
+        }
+    }
     let log = commit_log(plan).await?;
     recover(plan, &log).await?;
     let head = log.head().await?;
@@ -309,7 +337,7 @@ pub async fn run(plan: &Plan, opts: &RunOptions, observer: Arc<dyn Observer>) ->
         .as_ref()
         .map(|h| h.record.state.clone())
         .unwrap_or_default();
-    let run_id = new_run_id();
+    let run_id = new_run_id(plan.shard);
     tracing::info!(pipeline = %plan.name, run_id = %run_id, streams = sel.streams.len(), "Run started.");
 
     // Wire the graph: consumers of every table.
@@ -550,7 +578,13 @@ pub async fn run(plan: &Plan, opts: &RunOptions, observer: Arc<dyn Observer>) ->
     let mut mart_commit = None;
     let mut mart_error = None;
     let mut marts_committed: BTreeSet<String> = BTreeSet::new();
-    if run_error.is_none() && !plan.marts.is_empty() {
+    if plan.shard.is_split() && !plan.marts.is_empty() {
+        tracing::info!(
+            shard = %plan.shard,
+            "Marts skipped: they read every worker's rows; run `chorus run --marts-only` once all shards have finished."
+        );
+    }
+    if run_error.is_none() && !plan.marts.is_empty() && !plan.shard.is_split() {
         let mart_run = format!("{run_id}-marts");
         let mut seq = commit.or(head.as_ref().map(|h| h.record.seq)).unwrap_or(0);
         // One commit per mart, in file order, so a mart can read the marts before it.

@@ -6,12 +6,15 @@
 //! it. Publishing the tables follows, then `commits/<seq>.done` marks the record finished. The
 //! state of the pipeline is the state of the newest record; a newest record without its
 //! `.done` marker is a commit to finish before anything else.
+//!
+//! A `--shard i/n` worker keeps its log under `shards/<i>-of-<n>/commits/` instead, so workers
+//! that share an output commit independently, each with the state of its own accounts.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use chorus_core::{Error, Result, StagedTable, StreamState};
+use chorus_core::{Error, Result, Shard, StagedTable, StreamState};
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use object_store::path::Path;
@@ -65,14 +68,8 @@ pub struct Head {
 pub struct CommitLog {
     store: Arc<dyn ObjectStore>,
     location: String,
-}
-
-fn record_path(seq: u64) -> Path {
-    Path::from_iter(["commits", &format!("{seq:010}.json")])
-}
-
-fn done_path(seq: u64) -> Path {
-    Path::from_iter(["commits", &format!("{seq:010}.done")])
+    /// `commits`, or `shards/<i>-of-<n>/commits` for a `--shard` worker.
+    dir: Path,
 }
 
 impl CommitLog {
@@ -81,13 +78,35 @@ impl CommitLog {
         Self {
             store,
             location: location.into(),
+            dir: Path::from("commits"),
         }
+    }
+
+    /// The log of one `--shard` worker: its own records and state, beside the others'.
+    #[must_use]
+    pub fn for_shard(mut self, shard: Shard) -> Self {
+        if shard.is_split() {
+            self.dir = Path::from_iter([
+                "shards".to_owned(),
+                format!("{}-of-{}", shard.index(), shard.count()),
+                "commits".to_owned(),
+            ]);
+        }
+        self
+    }
+
+    fn record_path(&self, seq: u64) -> Path {
+        self.dir.clone().join(format!("{seq:010}.json"))
+    }
+
+    fn done_path(&self, seq: u64) -> Path {
+        self.dir.clone().join(format!("{seq:010}.done"))
     }
 
     async fn sequence_numbers(&self) -> Result<Vec<(u64, bool)>> {
         let metas: Vec<_> = self
             .store
-            .list(Some(&Path::from("commits")))
+            .list(Some(&self.dir))
             .try_collect()
             .await
             .map_err(|e| {
@@ -114,7 +133,7 @@ impl CommitLog {
     }
 
     async fn read(&self, seq: u64) -> Result<CommitRecord> {
-        let path = record_path(seq);
+        let path = self.record_path(seq);
         let bytes = self
             .store
             .get(&path)
@@ -161,7 +180,11 @@ impl CommitLog {
         };
         match self
             .store
-            .put_opts(&record_path(record.seq), Bytes::from(json).into(), opts)
+            .put_opts(
+                &self.record_path(record.seq),
+                Bytes::from(json).into(),
+                opts,
+            )
             .await
         {
             Ok(_) => Ok(()),
@@ -182,7 +205,7 @@ impl CommitLog {
     /// Marks a record finished.
     pub async fn mark_done(&self, seq: u64) -> Result<()> {
         self.store
-            .put(&done_path(seq), Bytes::from_static(b"").into())
+            .put(&self.done_path(seq), Bytes::from_static(b"").into())
             .await
             .map(|_| ())
             .map_err(|e| {
@@ -201,7 +224,7 @@ impl CommitLog {
         }
         for (seq, done) in &seqs[..seqs.len() - KEEP_RECORDS] {
             if *done {
-                for path in [record_path(*seq), done_path(*seq)] {
+                for path in [self.record_path(*seq), self.done_path(*seq)] {
                     match self.store.delete(&path).await {
                         Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
                         Err(e) => return Err(Error::io(format!("failed to prune {path}: {e}"))),
@@ -261,5 +284,25 @@ mod tests {
         log.prune().await.unwrap();
         assert_eq!(log.sequence_numbers().await.unwrap().len(), KEEP_RECORDS);
         assert_eq!(log.head().await.unwrap().unwrap().record.seq, 25);
+    }
+
+    #[tokio::test]
+    async fn each_shard_keeps_its_own_log() {
+        let store: Arc<dyn ObjectStore> = Arc::new(object_store::memory::InMemory::new());
+        let whole = CommitLog::new(Arc::clone(&store), "mem");
+        let one = CommitLog::new(Arc::clone(&store), "mem").for_shard(Shard::new(1, 4).unwrap());
+        let two = CommitLog::new(Arc::clone(&store), "mem").for_shard(Shard::new(2, 4).unwrap());
+        one.write(&record(1)).await.unwrap();
+        two.write(&record(1)).await.unwrap();
+        two.write(&record(2)).await.unwrap();
+        assert!(whole.head().await.unwrap().is_none());
+        assert_eq!(one.head().await.unwrap().unwrap().record.seq, 1);
+        assert_eq!(two.head().await.unwrap().unwrap().record.seq, 2);
+        assert!(
+            store
+                .head(&Path::from("shards/2-of-4/commits/0000000002.json"))
+                .await
+                .is_ok()
+        );
     }
 }

@@ -24,6 +24,29 @@ pub fn staging_root() -> Path {
     Path::from_iter([CHORUS_DIR, "staging"])
 }
 
+/// Whether the staging folder of run `run_id` belongs to the worker of `shard`: a `--shard i/n`
+/// worker's run ids end in `-shard<i>of<n>` (see [`shard_suffix`]), so workers sharing an output
+/// clean up only their own staging.
+pub fn in_lane(run_id: &str, shard: chorus_core::Shard) -> bool {
+    match run_id.rsplit_once("-shard") {
+        Some((_, lane)) => shard.is_split() && lane == lane_name(shard),
+        None => !shard.is_split(),
+    }
+}
+
+/// The suffix of the run ids of a `--shard` worker; empty for an unsharded run.
+pub fn shard_suffix(shard: chorus_core::Shard) -> String {
+    if shard.is_split() {
+        format!("-shard{}", lane_name(shard))
+    } else {
+        String::new()
+    }
+}
+
+fn lane_name(shard: chorus_core::Shard) -> String {
+    format!("{}of{}", shard.index(), shard.count())
+}
+
 /// The name of the `n`-th file a run writes to a table.
 pub fn file_name(run_id: &str, n: u64) -> String {
     format!("part-{run_id}-{n:05}.parquet")
@@ -67,5 +90,19 @@ mod tests {
             staged_path("r1", "t", None, "f.parquet").as_ref(),
             "_chorus/staging/r1/t/f.parquet"
         );
+    }
+
+    #[test]
+    fn each_worker_owns_the_staging_of_its_own_runs() {
+        use chorus_core::Shard;
+        let (s1, s2) = (Shard::new(1, 4).unwrap(), Shard::new(2, 4).unwrap());
+        let run = format!("20261124T000000Z-abc123{}", shard_suffix(s1));
+        assert!(in_lane(&run, s1));
+        assert!(!in_lane(&run, s2));
+        assert!(!in_lane(&run, Shard::ALL));
+        assert!(in_lane("20261124T000000Z-abc123", Shard::ALL));
+        assert!(in_lane("20261124T000000Z-abc123-marts", Shard::ALL));
+        assert!(!in_lane("20261124T000000Z-abc123", s1));
+        assert_eq!(shard_suffix(Shard::ALL), "");
     }
 }

@@ -94,11 +94,7 @@ impl SinkFactory for ParquetSinkFactory {
         }
     }
 
-    fn build(
-        &self,
-        config: &ConfigTable,
-        _cx: &BuildContext,
-    ) -> Result<Box<dyn Sink>, ConfigError> {
+    fn build(&self, config: &ConfigTable, cx: &BuildContext) -> Result<Box<dyn Sink>, ConfigError> {
         let settings: ParquetSinkConfig = config.deserialize()?;
         let location = Location::parse(&settings.path, config.base_dir()).map_err(|msg| {
             ConfigError::new(
@@ -143,6 +139,7 @@ impl SinkFactory for ParquetSinkFactory {
             settings,
             location: Arc::new(location),
             named_inputs,
+            shard: cx.shard,
         }))
     }
 }
@@ -153,6 +150,8 @@ pub struct ParquetSink {
     location: Arc<Location>,
     /// Inputs named in `tables` and `partition_by`, with where they are written.
     named_inputs: Vec<(&'static str, String, std::ops::Range<usize>)>,
+    /// The worker's shard: it cleans only the staging of its own runs.
+    shard: chorus_core::Shard,
 }
 
 /// What publishing one table does, as kept in the commit record.
@@ -435,6 +434,20 @@ impl Sink for ParquetSink {
         Ok(())
     }
 
+    fn check_shared(&self) -> std::result::Result<(), String> {
+        use crate::config::Mode;
+        match self.settings.mode {
+            Mode::Append => Ok(()),
+            mode => Err(format!(
+                "mode = \"{}\" rewrites files that another worker may be rewriting at the same time; use mode = \"append\" for the sharded run (and marts, rebuilt by `chorus run --marts-only`, for the deduplicated views)",
+                match mode {
+                    Mode::Merge => "merge",
+                    _ => "overwrite_partitions",
+                }
+            )),
+        }
+    }
+
     async fn clean_staging(&self) -> Result<()> {
         let store = self.store().await?;
         let root = layout::staging_root();
@@ -444,7 +457,13 @@ impl Sink for ParquetSink {
             .try_collect()
             .await
             .map_err(|e| io_error("failed to list staging", e))?;
-        for path in paths {
+        // `_chorus/staging/<run_id>/…`: only the runs of this worker's lane.
+        let mine = |p: &Path| {
+            p.parts()
+                .nth(2)
+                .is_some_and(|run| layout::in_lane(run.as_ref(), self.shard))
+        };
+        for path in paths.iter().filter(|p| mine(p)) {
             delete_if_exists(&store, path.as_ref()).await?;
         }
         // Local multipart writes leave `<file>#<n>` temporaries that listing skips.
@@ -453,10 +472,16 @@ impl Sink for ParquetSink {
             .root()
             .join(layout::CHORUS_DIR)
             .join("staging");
-        if tokio::fs::try_exists(&dir).await.unwrap_or(false) {
-            tokio::fs::remove_dir_all(&dir)
-                .await
-                .map_err(|e| Error::io(format!("failed to clean {}: {e}", dir.display())))?;
+        let Ok(mut entries) = tokio::fs::read_dir(&dir).await else {
+            return Ok(());
+        };
+        while let Ok(Some(entry)) = entries.next_entry().await {
+            let run = entry.file_name();
+            if layout::in_lane(&run.to_string_lossy(), self.shard) {
+                tokio::fs::remove_dir_all(entry.path()).await.map_err(|e| {
+                    Error::io(format!("failed to clean {}: {e}", entry.path().display()))
+                })?;
+            }
         }
         Ok(())
     }

@@ -28,6 +28,11 @@ pub struct Context {
 
 /// Reads and validates a pipeline, printing every problem; the error is the exit code.
 pub fn load(ctx: &Context, path: &Path) -> Result<Plan, u8> {
+    load_shard(ctx, path, chorus_core::Shard::ALL)
+}
+
+/// [`load`] for one `--shard` worker.
+pub fn load_shard(ctx: &Context, path: &Path, shard: chorus_core::Shard) -> Result<Plan, u8> {
     let text = match PipelineText::read(path) {
         Ok(t) => t,
         Err(e) => {
@@ -44,7 +49,7 @@ pub fn load(ctx: &Context, path: &Path) -> Result<Plan, u8> {
     };
     let display = text.display.clone();
     let source = text.source;
-    match chorus_runner::compile(text, &registry, &|name| std::env::var(name).ok()) {
+    match chorus_runner::compile_shard(text, &registry, &|name| std::env::var(name).ok(), shard) {
         Ok(plan) => {
             ctx.redactions.extend(&plan.secrets);
             Ok(plan)

@@ -7,7 +7,7 @@ use chorus_runner::summary::{RunSummary, Status};
 use chorus_runner::{RunOptions, run as run_plan};
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::{Context, load};
+use super::{Context, load_shard};
 use crate::cli::RunArgs;
 use crate::exit;
 
@@ -48,7 +48,7 @@ pub async fn run(ctx: &Context, args: RunArgs) -> u8 {
         eprintln!("error: --start must be before --end");
         return exit::USAGE;
     }
-    let plan = match load(ctx, &args.pipeline) {
+    let plan = match load_shard(ctx, &args.pipeline, args.shard.unwrap_or_default()) {
         Ok(p) => p,
         Err(code) => return code,
     };
@@ -66,6 +66,7 @@ pub async fn run(ctx: &Context, args: RunArgs) -> u8 {
         select: args.select.clone(),
         window,
         full_refresh: args.full_refresh,
+        marts_only: args.marts_only,
     };
     let observer = crate::progress::observer(ctx.progress);
     let report = match run_plan(&plan, &opts, observer).await {

@@ -60,7 +60,10 @@ pub async fn state(ctx: &Context, action: StateAction) -> u8 {
         let record = CommitRecord {
             version: RECORD_VERSION,
             seq: head.as_ref().map_or(1, |h| h.record.seq + 1),
-            run_id: format!("reset-{}", chorus_runner::run::new_run_id()),
+            run_id: format!(
+                "reset-{}",
+                chorus_runner::run::new_run_id(chorus_core::Shard::ALL)
+            ),
             pipeline: plan.name.clone(),
             created_at: Utc::now(),
             tables: Vec::new(),
