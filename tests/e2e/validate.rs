@@ -1,5 +1,5 @@
 //! Every invalid pipeline under `tests/validate/` fails `validate` and `run` with exit 78, the
-//! exact message in its snapshot, and nothing written.
+//! exact message in its snapshot, no network call, and nothing written.
 
 use std::path::Path;
 
@@ -25,10 +25,14 @@ fn every_invalid_pipeline_is_refused_with_its_message() {
         .collect();
     cases.sort();
     assert!(
-        cases.len() >= 25,
+        cases.len() >= 60,
         "only {} invalid-pipeline cases",
         cases.len()
     );
+    // Every HTTP client honours the proxy variables: a call anywhere would land here.
+    let trap = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    trap.set_nonblocking(true).unwrap();
+    let proxy = format!("http://{}", trap.local_addr().unwrap());
     for case in &cases {
         let name = case.file_stem().unwrap().to_string_lossy().into_owned();
         let rel = Path::new("tests/validate").join(case.file_name().unwrap());
@@ -37,7 +41,18 @@ fn every_invalid_pipeline_is_refused_with_its_message() {
             let mut cmd = chorus(&root);
             cmd.arg(command)
                 .arg(&rel)
-                .envs(env.iter().map(|(k, v)| (k, v)));
+                .envs(env.iter().map(|(k, v)| (k, v)))
+                .env_remove("NO_PROXY")
+                .env_remove("no_proxy");
+            for var in [
+                "HTTP_PROXY",
+                "HTTPS_PROXY",
+                "ALL_PROXY",
+                "http_proxy",
+                "https_proxy",
+            ] {
+                cmd.env(var, &proxy);
+            }
             let out = output(&mut cmd);
             assert_eq!(
                 out.status.code(),
@@ -65,6 +80,10 @@ fn every_invalid_pipeline_is_refused_with_its_message() {
     assert!(
         !dir.join("out").exists(),
         "an invalid pipeline wrote output"
+    );
+    assert!(
+        trap.accept().is_err(),
+        "an invalid pipeline made a network call"
     );
 }
 
