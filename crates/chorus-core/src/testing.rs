@@ -244,3 +244,87 @@ pub async fn assert_stream_contract(
     }
     ContractReport { full }
 }
+
+/// What a fault battery did, for the test to report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatteryReport {
+    /// Full reads of every stream through the faults, each equal to the clean read.
+    pub rounds: usize,
+    /// Requests the faulty platform received.
+    pub requests: usize,
+    /// Of those, the ones it answered with a fault (throttles, 5xx, timeouts, truncated
+    /// bodies, resets; slow answers not counted).
+    pub faulted: usize,
+}
+
+/// Reads every stream `build` makes, clean once and then through faults again and again until
+/// the faulty platform has received at least `min_requests` requests (`requests` tells how
+/// many it has, and how many of them it faulted); every faulty read must hold exactly the rows
+/// of the clean one: none lost, none duplicated. `build` makes fresh streams each time, so no
+/// cache outlives a round. Panics unless at least `min_fault_share` of the requests were
+/// faulted.
+pub async fn assert_fault_battery(
+    build: impl Fn(Conditions) -> Vec<Arc<dyn Stream>>,
+    requests: impl Fn() -> (usize, usize),
+    min_requests: usize,
+    min_fault_share: f64,
+) -> BatteryReport {
+    let cx = || ReadContext {
+        state: None,
+        window: Window::default(),
+        run_id: "battery".into(),
+    };
+    let mut reference = Vec::new();
+    for stream in build(Conditions::Clean) {
+        let read = read_all(&stream, cx()).await;
+        assert!(
+            read.error.is_none(),
+            "stream {}: the clean read failed: {:?}",
+            stream.spec().name,
+            read.error
+        );
+        let mut rows = read.rows;
+        rows.sort();
+        reference.push((stream.spec().name.clone(), rows));
+    }
+    let mut rounds = 0;
+    loop {
+        // The streams of a round read at once, as a run reads them.
+        let streams = build(Conditions::Faulty);
+        let reads =
+            futures::future::join_all(streams.iter().map(|s| read_all(s, cx()))).await;
+        for (read, (name, expected)) in reads.into_iter().zip(&reference) {
+            assert!(
+                read.error.is_none(),
+                "stream {name}, round {rounds}: the read through faults failed: {:?}",
+                read.error
+            );
+            let mut rows = read.rows;
+            rows.sort();
+            if &rows != expected {
+                let lost = expected.iter().filter(|r| !rows.contains(r)).count();
+                let extra = (rows.len() + lost).saturating_sub(expected.len());
+                panic!(
+                    "stream {name}, round {rounds}: the read through faults differs from the clean read ({} rows vs {}; {lost} lost, {extra} extra)",
+                    rows.len(),
+                    expected.len()
+                );
+            }
+        }
+        rounds += 1;
+        let (total, faulted) = requests();
+        if total >= min_requests {
+            let share = faulted as f64 / total as f64;
+            assert!(
+                share >= min_fault_share,
+                "only {faulted} of {total} requests were faulted ({:.1} %)",
+                share * 100.0
+            );
+            return BatteryReport {
+                rounds,
+                requests: total,
+                faulted,
+            };
+        }
+    }
+}

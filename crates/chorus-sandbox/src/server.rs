@@ -219,6 +219,17 @@ impl Sandbox {
         self.log.snapshot()
     }
 
+    /// How many requests are logged, and how many of them got a fault (a slow answer is not
+    /// one), for fault batteries.
+    pub fn fault_tally(&self) -> (usize, usize) {
+        let log = self.log.snapshot();
+        let faulted = log
+            .iter()
+            .filter(|r| r.fault.is_some_and(|f| f != FaultKind::Slow))
+            .count();
+        (log.len(), faulted)
+    }
+
     /// Empties the request log (the fault sequence keeps counting).
     pub fn clear_requests(&self) {
         self.log.clear();

@@ -7,6 +7,7 @@
 )]
 
 mod auth;
+mod battery;
 mod quota;
 mod reports;
 mod support;

@@ -9,7 +9,7 @@ use chrono::NaiveDate;
 
 use crate::support::{contract, cx, http, sandbox, settings, stream};
 
-fn source(sb: &Sandbox, extra: &str) -> AdsSource {
+pub(crate) fn source(sb: &Sandbox, extra: &str) -> AdsSource {
     let start = if extra.contains("start_date") {
         ""
     } else {

@@ -11,7 +11,7 @@ use chorus_sandbox::platforms::meta::{IG_USER_ID, TOKEN, TOKEN_NO_INSIGHTS};
 
 use crate::support::{contract, cx, http, sandbox, settings, stream};
 
-fn source(sb: &Sandbox, token: &str, extra: &str) -> InstagramSource {
+pub(crate) fn source(sb: &Sandbox, token: &str, extra: &str) -> InstagramSource {
     let start = if extra.contains("start_date") {
         ""
     } else {

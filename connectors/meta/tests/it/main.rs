@@ -7,6 +7,7 @@
 )]
 
 mod ads;
+mod battery;
 mod instagram;
 mod pages;
 mod support;

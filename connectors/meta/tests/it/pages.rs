@@ -8,7 +8,7 @@ use chorus_sandbox::platforms::meta::{PAGE_ID, TOKEN, TOKEN_NO_INSIGHTS};
 
 use crate::support::{contract, cx, http, sandbox, settings, stream};
 
-fn source(sb: &Sandbox, token: &str, extra: &str) -> PagesSource {
+pub(crate) fn source(sb: &Sandbox, token: &str, extra: &str) -> PagesSource {
     let body = format!("page_id = \"{PAGE_ID}\"\nstart_date = \"2026-09-01\"\n{extra}");
     let cfg: PagesConfig = settings(sb, token, &body).deserialize().unwrap();
     PagesSource::new(cfg, &http()).unwrap()

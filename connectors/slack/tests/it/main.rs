@@ -6,6 +6,7 @@
     reason = "test helpers fail the test loudly on any unexpected error"
 )]
 
+mod battery;
 mod behaviour;
 mod streams;
 mod support;

@@ -7,5 +7,6 @@
     reason = "test helpers fail the test loudly on any unexpected error"
 )]
 
+mod battery;
 mod streams;
 mod support;

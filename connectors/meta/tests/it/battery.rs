@@ -1,0 +1,46 @@
+//! The fault battery: for each Meta connector, a thousand requests and more, a fifth of them
+//! faulted with Graph's own throttles (429 and the code-4 400), 5xx, timeouts, truncated bodies
+//! and resets, and not a row lost or repeated.
+
+use chorus_core::Source;
+use chorus_core::testing::{BatteryReport, Conditions, assert_fault_battery};
+use chorus_sandbox::Sandbox;
+use chorus_sandbox::platforms::meta::TOKEN;
+
+use crate::support::sandbox;
+
+/// A fifth of the answers faulted (slow ones come on top and do not count).
+const BATTERY: &str = "429=0.02,throttle400=0.03,500=0.05,503=0.04,timeout=0.01,truncate=0.03,reset=0.02,slow=0.02,slow_ms=50,timeout_ms=600";
+
+async fn battery<S: Source + 'static>(build: impl Fn(&Sandbox) -> S) -> BatteryReport {
+    let clean = sandbox("none").await;
+    let faulty = sandbox(BATTERY).await;
+    assert_fault_battery(
+        |c| match c {
+            Conditions::Clean => build(&clean).streams(),
+            Conditions::Faulty => build(&faulty).streams(),
+        },
+        || faulty.fault_tally(),
+        1000,
+        0.17,
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn facebook_pages_loses_and_repeats_nothing_through_a_thousand_faulty_requests() {
+    let report = battery(|sb| crate::pages::source(sb, TOKEN, "page_size = 5")).await;
+    eprintln!("facebook_pages fault battery: {report:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instagram_loses_and_repeats_nothing_through_a_thousand_faulty_requests() {
+    let report = battery(|sb| crate::instagram::source(sb, TOKEN, "page_size = 5")).await;
+    eprintln!("instagram fault battery: {report:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn facebook_ads_loses_and_repeats_nothing_through_a_thousand_faulty_requests() {
+    let report = battery(|sb| crate::ads::source(sb, "page_size = 5")).await;
+    eprintln!("facebook_ads fault battery: {report:?}");
+}

@@ -1,0 +1,33 @@
+//! The fault battery: a thousand requests and more, a fifth of them faulted with X's own
+//! throttles, 5xx, timeouts, truncated bodies and resets, and not a row lost or repeated.
+
+use chorus_core::Source;
+use chorus_core::testing::{Conditions, assert_fault_battery};
+use chorus_sandbox::platforms::x::TOKEN;
+
+use crate::support::{SETTINGS, sandbox, source_with};
+
+/// A fifth of the answers faulted (slow ones come on top and do not count).
+const BATTERY: &str = "429=0.02,429reset=0.02,500=0.06,503=0.05,timeout=0.01,truncate=0.03,reset=0.03,slow=0.02,slow_ms=50,timeout_ms=600";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_requests_a_fifth_faulted_lose_and_repeat_nothing() {
+    let clean = sandbox("none").await;
+    let faulty = sandbox(BATTERY).await;
+    let settings = format!("{SETTINGS}page_size = 10\n");
+    let report = assert_fault_battery(
+        |c| {
+            let sb = match c {
+                Conditions::Clean => &clean,
+                Conditions::Faulty => &faulty,
+            };
+            let src = source_with(sb, TOKEN, &settings);
+            src.streams()
+        },
+        || faulty.fault_tally(),
+        1000,
+        0.17,
+    )
+    .await;
+    eprintln!("x fault battery: {report:?}");
+}
