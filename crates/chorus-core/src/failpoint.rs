@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Every failpoint in chorus, in the order a run passes them.
 pub const FAILPOINTS: &[&str] = &[
+    "http.after_response",
     "source.after_batch",
     "sink.after_stage_file",
     "sink.after_stage_table",

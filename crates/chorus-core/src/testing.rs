@@ -291,8 +291,7 @@ pub async fn assert_fault_battery(
     loop {
         // The streams of a round read at once, as a run reads them.
         let streams = build(Conditions::Faulty);
-        let reads =
-            futures::future::join_all(streams.iter().map(|s| read_all(s, cx()))).await;
+        let reads = futures::future::join_all(streams.iter().map(|s| read_all(s, cx()))).await;
         for (read, (name, expected)) in reads.into_iter().zip(&reference) {
             assert!(
                 read.error.is_none(),

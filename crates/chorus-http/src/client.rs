@@ -454,7 +454,10 @@ impl HttpClient {
                     }
                     body.extend_from_slice(&chunk);
                 }
-                Ok(None) => break,
+                Ok(None) => {
+                    chorus_core::failpoint::hit("http.after_response");
+                    break;
+                }
                 Err(e) => {
                     return Err(AttemptError::Retry(format!(
                         "the body was cut short: {}",
