@@ -1,5 +1,10 @@
 //! The fault battery: a thousand requests and more, a fifth of them faulted with X's own
 //! throttles, 5xx, timeouts, truncated bodies and resets, and not a row lost or repeated.
+//!
+//! It reads profiles and timelines: X allows 10,000 timeline requests per 15 minutes, but only
+//! 450 for mentions and recent search, which a thousand requests would use up (a spent window
+//! pauses the source until it resets, as it should). Mentions and search go through the same
+//! faults in their contract tests.
 
 use chorus_core::Source;
 use chorus_core::testing::{Conditions, assert_fault_battery};
@@ -23,6 +28,9 @@ async fn a_thousand_requests_a_fifth_faulted_lose_and_repeat_nothing() {
             };
             let src = source_with(sb, TOKEN, &settings);
             src.streams()
+                .into_iter()
+                .filter(|s| ["users", "tweets"].contains(&s.spec().name.as_str()))
+                .collect()
         },
         || faulty.fault_tally(),
         1000,
