@@ -16,6 +16,7 @@ mod marts;
 mod meta;
 mod run;
 mod sandbox;
+mod secrets;
 mod shard;
 mod slack;
 mod social_roi;

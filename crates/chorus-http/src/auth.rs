@@ -148,14 +148,26 @@ pub enum Auth {
     },
 }
 
+/// The base64 `user:password` of an `Authorization: Basic` header, as it goes on the wire.
+fn basic_credentials(user: &str, password: &str) -> String {
+    base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+}
+
 impl Auth {
     /// Every secret value the auth holds, for redaction.
     pub fn secrets(&self) -> Vec<String> {
         match self {
             Auth::None => Vec::new(),
             Auth::QueryToken { token, .. } | Auth::Bearer(token) => vec![token.expose().to_owned()],
-            Auth::Basic { password, .. } => vec![password.expose().to_owned()],
-            Auth::BasicKey { key, .. } => vec![key.expose().to_owned()],
+            // Servers echo headers into error pages: the encoded credentials are secret too.
+            Auth::Basic { user, password } => vec![
+                password.expose().to_owned(),
+                basic_credentials(user, password.expose()),
+            ],
+            Auth::BasicKey { key, password } => vec![
+                key.expose().to_owned(),
+                basic_credentials(key.expose(), password),
+            ],
             Auth::OAuth2Refresh {
                 client_secret,
                 refresh_token,

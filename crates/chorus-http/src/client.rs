@@ -41,10 +41,14 @@ pub struct ClientConfig {
 }
 
 impl Default for ClientConfig {
+    /// Connect within 10 s, answer within 60 s (`CHORUS_HTTP_TIMEOUT_MS` overrides it for every
+    /// connector), the default [`RetryPolicy`], four requests in flight, bodies up to 64 MiB.
     fn default() -> Self {
         Self {
             connect_timeout: Duration::from_secs(10),
-            timeout: Duration::from_secs(60),
+            timeout: crate::retry::env_knob("CHORUS_HTTP_TIMEOUT_MS")
+                .filter(|ms| *ms > 0)
+                .map_or(Duration::from_secs(60), Duration::from_millis),
             retry: RetryPolicy::default(),
             rate_limit: None,
             concurrency: 4,

@@ -28,12 +28,32 @@ pub struct RetryPolicy {
 }
 
 impl Default for RetryPolicy {
+    /// Ten attempts, backoff from 0.5 s doubling to at most 60 s, 15 minutes of waiting in
+    /// all; `CHORUS_HTTP_MAX_ATTEMPTS` and `CHORUS_HTTP_BACKOFF_MS` (the first backoff)
+    /// override the attempts and the start of the backoff for every connector.
     fn default() -> Self {
         Self {
-            max_attempts: 10,
-            initial_backoff: Duration::from_millis(500),
+            max_attempts: env_knob("CHORUS_HTTP_MAX_ATTEMPTS")
+                .and_then(|n| u32::try_from(n).ok())
+                .filter(|n| *n >= 1)
+                .unwrap_or(10),
+            initial_backoff: env_knob("CHORUS_HTTP_BACKOFF_MS")
+                .map_or(Duration::from_millis(500), Duration::from_millis),
             max_backoff: Duration::from_secs(60),
             max_total_wait: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+/// A whole number from the environment variable `name`; a value that is not one is ignored
+/// with a warning.
+pub(crate) fn env_knob(name: &str) -> Option<u64> {
+    let raw = std::env::var(name).ok()?;
+    match raw.trim().parse() {
+        Ok(n) => Some(n),
+        Err(_) => {
+            tracing::warn!(variable = name, value = %raw, "Ignoring a setting that is not a whole number.");
+            None
         }
     }
 }
