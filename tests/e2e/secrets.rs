@@ -3,13 +3,10 @@
 //! credentials refused, a server that echoes the request (URL and headers) into a 500, an HTML
 //! error page or a broken JSON body, timeouts, refused connections.
 
-use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::path::Path;
-use std::time::Duration;
 
 use crate::meta::start_sandbox;
-use crate::util::{chorus, files_below, output, stderr, stdout, table_rows};
+use crate::util::{chorus, fake_server, files_below, output, stderr, stdout, table_rows};
 
 /// How the fake server answers every request; the answers carry the whole request back.
 #[derive(Debug, Clone, Copy)]
@@ -28,48 +25,25 @@ enum Echo {
 
 /// Serves `echo` on a free port until the test process ends.
 fn echo_server(echo: Echo) -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            std::thread::spawn(move || {
-                let mut head = Vec::new();
-                let mut buf = [0u8; 4096];
-                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match stream.read(&mut buf) {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => head.extend_from_slice(&buf[..n]),
-                    }
-                }
-                let request = String::from_utf8_lossy(&head).replace('"', "'");
-                let (status, kind, body) = match echo {
-                    Echo::Status500 => ("500 Internal Server Error", "text/plain", request),
-                    Echo::Html => (
-                        "502 Bad Gateway",
-                        "text/html",
-                        format!("<html><body><h1>502</h1><pre>{request}</pre></body></html>"),
-                    ),
-                    Echo::BrokenJson => (
-                        "200 OK",
-                        "application/json",
-                        format!("{{\"data\": [{{\"id\": \"1\", \"message\": \"{request}"),
-                    ),
-                    Echo::Refused => ("401 Unauthorized", "application/json", request),
-                    Echo::Hang => {
-                        std::thread::sleep(Duration::from_secs(30));
-                        return;
-                    }
-                };
-                let _ = write!(
-                    stream,
-                    "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-            });
-        }
-    });
-    port
+    fake_server(move |head| {
+        let request = head.replace('"', "'");
+        let (status, kind, body) = match echo {
+            Echo::Status500 => ("500 Internal Server Error", "text/plain", request),
+            Echo::Html => (
+                "502 Bad Gateway",
+                "text/html",
+                format!("<html><body><h1>502</h1><pre>{request}</pre></body></html>"),
+            ),
+            Echo::BrokenJson => (
+                "200 OK",
+                "application/json",
+                format!("{{\"data\": [{{\"id\": \"1\", \"message\": \"{request}"),
+            ),
+            Echo::Refused => ("401 Unauthorized", "application/json", request),
+            Echo::Hang => return None,
+        };
+        Some((status.to_owned(), kind.to_owned(), body))
+    })
 }
 
 /// A port nothing listens on.

@@ -193,3 +193,41 @@ pub fn table_columns(table: &Path, columns: &[&str]) -> Vec<Vec<String>> {
     }
     rows
 }
+
+/// What a fake HTTP server answers: status line, content type and body; `None` holds the
+/// connection without answering.
+pub type Answer = Option<(String, String, String)>;
+
+/// Serves `answer(request head)` on a free port of 127.0.0.1 until the test process ends.
+pub fn fake_server(answer: impl Fn(&str) -> Answer + Send + Sync + 'static) -> u16 {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let answer = std::sync::Arc::new(answer);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let answer = std::sync::Arc::clone(&answer);
+            std::thread::spawn(move || {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buf) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let Some((status, kind, body)) = answer(&String::from_utf8_lossy(&head)) else {
+                    std::thread::sleep(std::time::Duration::from_secs(30));
+                    return;
+                };
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            });
+        }
+    });
+    port
+}

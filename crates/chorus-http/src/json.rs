@@ -21,7 +21,7 @@ pub async fn get_with<T: DeserializeOwned, A>(
         .execute(req, |resp| match serde_json::from_slice::<T>(&resp.body) {
             Ok(v) => Ok((v, also(resp))),
             Err(e) if e.is_data() => {
-                shape_error = Some(e.to_string());
+                shape_error = Some(shape_detail::<T>(&resp.body, &e));
                 Err(Verdict::Fail {
                     kind: ErrorKind::Contract,
                     reason: "the answer does not have the documented shape".into(),
@@ -42,6 +42,18 @@ pub async fn get_with<T: DeserializeOwned, A>(
         };
         Error::new(e.kind(), message)
     })
+}
+
+/// What is wrong with a body of the wrong shape, naming the field: the body is read again,
+/// tracking the path, only once it has failed, so good answers pay nothing for it.
+fn shape_detail<T: DeserializeOwned>(body: &[u8], error: &serde_json::Error) -> String {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    match serde_path_to_error::deserialize::<_, T>(&mut de) {
+        Err(e) if e.path().iter().next().is_some() => {
+            format!("field `{}`: {}", e.path(), e.inner())
+        }
+        _ => error.to_string(),
+    }
 }
 
 /// Sends `req` and reads its body as `T` (see [`get_with`]).
