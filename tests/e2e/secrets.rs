@@ -155,7 +155,12 @@ enum Server {
 
 /// Runs `p` against `server` twice (text logs, then JSON logs and a summary) and fails the
 /// test if the canary shows anywhere; returns the exit code.
-fn assert_never_shows(p: &Platform, server: &Server, path_name: &str) -> Option<i32> {
+fn assert_never_shows(
+    p: &Platform,
+    server: &Server,
+    path_name: &str,
+    env: &[(&str, &str)],
+) -> Option<i32> {
     let base = match server {
         Server::Sandbox(port) => format!("http://127.0.0.1:{port}{}", p.prefix),
         Server::Echo(echo) => format!("http://127.0.0.1:{}{}", echo_server(*echo), p.prefix),
@@ -192,7 +197,8 @@ fn assert_never_shows(p: &Platform, server: &Server, path_name: &str) -> Option<
                 .env(p.variable, p.canary)
                 .env("CHORUS_HTTP_MAX_ATTEMPTS", "2")
                 .env("CHORUS_HTTP_BACKOFF_MS", "10")
-                .env("CHORUS_HTTP_TIMEOUT_MS", "700"),
+                .env("CHORUS_HTTP_TIMEOUT_MS", "700")
+                .envs(env.iter().copied()),
         );
         assert_ne!(
             out.status.code(),
@@ -232,7 +238,7 @@ fn canary_secrets_never_show_along_any_failure_path() {
     let mut paths = 0;
     // Credentials refused by each platform: exit 77.
     for p in PLATFORMS {
-        let code = assert_never_shows(p, &Server::Sandbox(sb.port), "credentials refused");
+        let code = assert_never_shows(p, &Server::Sandbox(sb.port), "credentials refused", &[]);
         assert_eq!(code, Some(77), "{}: credentials refused", p.name);
         paths += 1;
     }
@@ -253,11 +259,26 @@ fn canary_secrets_never_show_along_any_failure_path() {
         ("facebook_pages", Echo::Hang),
         ("slack", Echo::Hang),
     ] {
-        assert_never_shows(platform(name), &Server::Echo(echo), &format!("{echo:?}"));
+        assert_never_shows(
+            platform(name),
+            &Server::Echo(echo),
+            &format!("{echo:?}"),
+            &[],
+        );
         paths += 1;
     }
     for name in ["zendesk", "instagram"] {
-        assert_never_shows(platform(name), &Server::Closed, "connection refused");
+        assert_never_shows(platform(name), &Server::Closed, "connection refused", &[]);
+        paths += 1;
+    }
+    // A panic while a response that echoes the request is in hand.
+    for name in ["twitter", "zendesk"] {
+        assert_never_shows(
+            platform(name),
+            &Server::Echo(Echo::Status500),
+            "a panic",
+            &[("CHORUS_FAILPOINT", "http.after_response:1:panic")],
+        );
         paths += 1;
     }
     eprintln!("secrets: {paths} failure paths, no canary shown");

@@ -203,7 +203,6 @@ impl Stream for RestStream {
     }
 
     fn read(&self, cx: ReadContext) -> EventStream {
-        let (tx, rx) = tokio::sync::mpsc::channel(2);
         let stream = Arc::new(RestStream {
             spec: self.spec.clone(),
             client: Arc::clone(&self.client),
@@ -213,14 +212,7 @@ impl Stream for RestStream {
             window: self.window.clone(),
             max_pages: self.max_pages,
         });
-        tokio::spawn(async move {
-            if let Err(e) = stream.produce(cx, &tx).await {
-                let _ = tx.send(Err(e)).await;
-            }
-        });
-        Box::pin(futures::stream::unfold(rx, |mut rx| async move {
-            rx.recv().await.map(|e| (e, rx))
-        }))
+        crate::produce::events(move |tx| async move { stream.produce(cx, &tx).await })
     }
 }
 
