@@ -7,6 +7,7 @@
 
 mod brand_awareness;
 mod crash;
+mod delta;
 mod demo;
 mod engagement;
 mod ga4;
@@ -15,6 +16,7 @@ mod listening;
 mod marts;
 mod meta;
 mod run;
+mod s3;
 mod sandbox;
 mod slack;
 mod social_roi;

@@ -83,10 +83,13 @@ impl ConnectorDoc {
 }
 
 /// What a component is told when it is built.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct BuildContext {
     /// The id of the component in the pipeline (`brand` in `[sources.brand]`).
     pub id: String,
+    /// The pipeline's name (`[pipeline] name`; empty when the file has none), for sinks that
+    /// record who wrote a commit (the `delta` sink's application transactions).
+    pub pipeline: String,
 }
 
 /// The outcome of a credentials check.

@@ -131,6 +131,11 @@ pub fn compile(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Plan, Vec<Diagnostic>> {
     let (raw, mut diags) = config::parse(&text, env);
+    let pipeline_name = raw
+        .name
+        .as_ref()
+        .map(|n| n.get_ref().clone())
+        .unwrap_or_default();
     let mut secrets = Vec::new();
     check_unique_ids(&raw.sources, &raw.transforms, &mut diags);
 
@@ -249,7 +254,7 @@ pub fn compile(
         }
         let doc = factory.doc();
         check_secrets(c, &doc, &mut secrets, &mut diags);
-        match factory.build(&c.table, &inputs, &BuildContext { id: c.id.clone() }) {
+        match factory.build(&c.table, &inputs, &BuildContext { id: c.id.clone(), ..BuildContext::default() }) {
             Ok(t) => {
                 let ti = transforms.len();
                 tables.insert(
@@ -296,7 +301,11 @@ pub fn compile(
         };
         let doc = factory.doc();
         check_secrets(c, &doc, &mut secrets, &mut diags);
-        let sink = match factory.build(&c.table, &BuildContext { id: c.id.clone() }) {
+        let cx = BuildContext {
+            id: c.id.clone(),
+            pipeline: pipeline_name.clone(),
+        };
+        let sink = match factory.build(&c.table, &cx) {
             Ok(s) => s,
             Err(e) => {
                 diags.push(component_error(e, c, &doc));
@@ -500,7 +509,7 @@ fn compile_marts(
         }
         let doc = factory.doc();
         check_secrets(c, &doc, secrets, diags);
-        let transform = match factory.build(&c.table, &inputs, &BuildContext { id: c.id.clone() }) {
+        let transform = match factory.build(&c.table, &inputs, &BuildContext { id: c.id.clone(), ..BuildContext::default() }) {
             Ok(t) => t,
             Err(e) => {
                 diags.push(component_error(e, c, &doc));
@@ -592,7 +601,7 @@ fn build_source(
     let connector = registry.connector(&type_name)?;
     let doc = connector.doc();
     check_secrets(c, &doc, secrets, diags);
-    match connector.build(&c.table, &BuildContext { id: c.id.clone() }) {
+    match connector.build(&c.table, &BuildContext { id: c.id.clone(), ..BuildContext::default() }) {
         Ok(s) => Some(s),
         Err(e) => {
             diags.push(component_error(e, c, &doc));

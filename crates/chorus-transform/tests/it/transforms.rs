@@ -61,7 +61,7 @@ fn build(
     inputs: &[TransformInput],
 ) -> Result<Box<dyn Transform>, ConfigError> {
     let config = ConfigTable::parse(settings, ".").unwrap();
-    factory.build(&config, inputs, &BuildContext { id: "t".into() })
+    factory.build(&config, inputs, &BuildContext { id: "t".into(), ..BuildContext::default() })
 }
 
 fn stream(batches: Vec<RecordBatch>) -> BatchStream {
