@@ -123,9 +123,18 @@ fn the_files_demo_writes_delta_tables_to_s3_that_polars_reads() {
             cmd.env(k, v);
         }
         let out = output(&mut cmd);
-        assert_eq!(out.status.code(), Some(0), "round {round}: {}", stderr(&out));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "round {round}: {}",
+            stderr(&out)
+        );
         if round == 0 {
-            assert!(stdout(&out).contains("committed (commit 2)"), "{}", stdout(&out));
+            assert!(
+                stdout(&out).contains("committed (commit 2)"),
+                "{}",
+                stdout(&out)
+            );
         }
     }
     let keys = server.keys(&bucket);
@@ -150,5 +159,8 @@ mart = pl.read_delta(root + "/contacts_by_stage", storage_options=opts)
 print(contacts.height, contacts["id"].n_unique(), costs.height, mart["contacts"].sum())
 "#,
     );
-    assert_eq!(counts, "8 8 5 8", "merge keeps one row per contact; the mart counts them");
+    assert_eq!(
+        counts, "8 8 5 8",
+        "merge keeps one row per contact; the mart counts them"
+    );
 }

@@ -100,12 +100,18 @@ fn the_files_demo_runs_into_s3_and_its_mart_reads_the_committed_tables_back() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 
     let run = || {
-        let out = output(with_s3(chorus(dir.path()).arg("run").arg(&pipeline), server));
+        let out = output(with_s3(
+            chorus(dir.path()).arg("run").arg(&pipeline),
+            server,
+        ));
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
         stdout(&out)
     };
     let first = run();
-    assert!(first.contains("committed (commit 2)"), "ingest, then the mart: {first}");
+    assert!(
+        first.contains("committed (commit 2)"),
+        "ingest, then the mart: {first}"
+    );
     assert!(first.contains(&format!("s3://{bucket}/lake")), "{first}");
     assert!(!dir.path().join("out").exists());
 
@@ -141,14 +147,24 @@ fn the_files_demo_runs_into_s3_and_its_mart_reads_the_committed_tables_back() {
 
     // A second run finds nothing new (state is read back from the bucket) and rebuilds the mart.
     run();
-    assert_eq!(count(&s3_rows(server, &bucket, "lake/crm__contacts")), contacts);
-    assert_eq!(count(&s3_rows(server, &bucket, "lake/contacts_by_stage")), mart_rows);
+    assert_eq!(
+        count(&s3_rows(server, &bucket, "lake/crm__contacts")),
+        contacts
+    );
+    assert_eq!(
+        count(&s3_rows(server, &bucket, "lake/contacts_by_stage")),
+        mart_rows
+    );
     let state = output(with_s3(
         chorus(dir.path()).args(["state", "show"]).arg(&pipeline),
         server,
     ));
     assert_eq!(state.status.code(), Some(0), "{}", stderr(&state));
-    assert!(stdout(&state).contains("crm.contacts"), "{}", stdout(&state));
+    assert!(
+        stdout(&state).contains("crm.contacts"),
+        "{}",
+        stdout(&state)
+    );
 }
 
 fn start_slow_sandbox() -> (Child, u16) {
@@ -250,7 +266,11 @@ path = "s3://{bucket}/lake"
         .filter(|k| k.starts_with("lake/_chorus/commits/") && k.ends_with(".json"))
         .collect();
     assert_eq!(records, vec!["lake/_chorus/commits/0000000001.json"]);
-    assert_eq!(count(&s3_rows(server, &bucket, "lake/x__users")), 1, "{keys:?}");
+    assert_eq!(
+        count(&s3_rows(server, &bucket, "lake/x__users")),
+        1,
+        "{keys:?}"
+    );
     assert!(server.multipart_uploads(&bucket).is_empty());
 }
 
@@ -308,7 +328,10 @@ row_group_rows = 10000
         ),
     )
     .unwrap();
-    let out = output(with_s3(chorus(dir.path()).arg("run").arg(&pipeline), server));
+    let out = output(with_s3(
+        chorus(dir.path()).arg("run").arg(&pipeline),
+        server,
+    ));
     assert_ne!(out.status.code(), Some(0), "{}", stdout(&out));
     assert!(stderr(&out).contains("src.rows"), "{}", stderr(&out));
     assert!(

@@ -5,7 +5,13 @@ use std::path::Path;
 
 fn build(dir: &Path, toml_text: &str) -> Result<Box<dyn Source>, ConfigError> {
     let table = ConfigTable::parse(toml_text, dir).unwrap();
-    FilesConnector.build(&table, &BuildContext { id: "crm".into(), ..BuildContext::default() })
+    FilesConnector.build(
+        &table,
+        &BuildContext {
+            id: "crm".into(),
+            ..BuildContext::default()
+        },
+    )
 }
 
 async fn collect(stream: &Arc<dyn Stream>, cx: ReadContext) -> (usize, Vec<StreamState>) {

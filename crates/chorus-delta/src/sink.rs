@@ -156,7 +156,9 @@ fn table_relative<'a>(table: &str, path: &'a str) -> &'a str {
 async fn delete_quietly(store: &Arc<dyn ObjectStore>, path: &str) {
     match store.delete(&Path::from(path)).await {
         Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
-        Err(e) => tracing::warn!(path, error = %e, "Could not delete an uncommitted file; VACUUM removes it."),
+        Err(e) => {
+            tracing::warn!(path, error = %e, "Could not delete an uncommitted file; VACUUM removes it.")
+        }
     }
 }
 
@@ -283,7 +285,12 @@ impl Sink for DeltaSink {
         Ok(Some(Box::pin(batches)))
     }
 
-    async fn write(&self, table: &TableSpec, run_id: &str, data: BatchStream) -> Result<StagedTable> {
+    async fn write(
+        &self,
+        table: &TableSpec,
+        run_id: &str,
+        data: BatchStream,
+    ) -> Result<StagedTable> {
         let location = &self.settings.location;
         let store = location.store().await?;
         let name = self.table_name(&table.input);

@@ -254,7 +254,14 @@ pub fn compile(
         }
         let doc = factory.doc();
         check_secrets(c, &doc, &mut secrets, &mut diags);
-        match factory.build(&c.table, &inputs, &BuildContext { id: c.id.clone(), ..BuildContext::default() }) {
+        match factory.build(
+            &c.table,
+            &inputs,
+            &BuildContext {
+                id: c.id.clone(),
+                ..BuildContext::default()
+            },
+        ) {
             Ok(t) => {
                 let ti = transforms.len();
                 tables.insert(
@@ -509,7 +516,14 @@ fn compile_marts(
         }
         let doc = factory.doc();
         check_secrets(c, &doc, secrets, diags);
-        let transform = match factory.build(&c.table, &inputs, &BuildContext { id: c.id.clone(), ..BuildContext::default() }) {
+        let transform = match factory.build(
+            &c.table,
+            &inputs,
+            &BuildContext {
+                id: c.id.clone(),
+                ..BuildContext::default()
+            },
+        ) {
             Ok(t) => t,
             Err(e) => {
                 diags.push(component_error(e, c, &doc));
@@ -601,7 +615,13 @@ fn build_source(
     let connector = registry.connector(&type_name)?;
     let doc = connector.doc();
     check_secrets(c, &doc, secrets, diags);
-    match connector.build(&c.table, &BuildContext { id: c.id.clone(), ..BuildContext::default() }) {
+    match connector.build(
+        &c.table,
+        &BuildContext {
+            id: c.id.clone(),
+            ..BuildContext::default()
+        },
+    ) {
         Ok(s) => Some(s),
         Err(e) => {
             diags.push(component_error(e, c, &doc));

@@ -231,7 +231,6 @@ impl SinkSettings {
         }
         Ok(())
     }
-
 }
 
 /// A configured `parquet` sink.

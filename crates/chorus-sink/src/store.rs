@@ -142,9 +142,7 @@ impl Location {
                             Error::io(format!("cannot create {}: {e}", root.display()))
                         })?;
                         let fs = LocalFileSystem::new_with_prefix(root)
-                            .map_err(|e| {
-                                Error::io(format!("cannot open {}: {e}", root.display()))
-                            })?
+                            .map_err(|e| Error::io(format!("cannot open {}: {e}", root.display())))?
                             .with_automatic_cleanup(true);
                         Ok(Arc::new(fs) as Arc<dyn ObjectStore>)
                     }
@@ -174,7 +172,10 @@ impl Location {
                 let url = url::Url::from_directory_path(&abs).map_err(|()| {
                     Error::io(format!("{} cannot be written as a URL", abs.display()))
                 })?;
-                Ok((Arc::new(LocalFileSystem::new()) as Arc<dyn ObjectStore>, url))
+                Ok((
+                    Arc::new(LocalFileSystem::new()) as Arc<dyn ObjectStore>,
+                    url,
+                ))
             }
             Place::Remote {
                 cloud,
@@ -209,7 +210,9 @@ fn parse_remote(path: &str, scheme: &str) -> std::result::Result<Place, String> 
     }
     let bucket = url.host_str().unwrap_or_default();
     if bucket.is_empty() {
-        return Err(format!("it names no bucket; write {scheme}://<bucket>/<prefix>"));
+        return Err(format!(
+            "it names no bucket; write {scheme}://<bucket>/<prefix>"
+        ));
     }
     let bucket_ok = match cloud {
         Cloud::S3 | Cloud::Gcs => {
@@ -433,10 +436,7 @@ mod tests {
             assert!(err.contains(want), "{path}: {err}");
             assert!(!err.contains("secret"), "{err}");
         }
-        assert_eq!(
-            redact_path("s3://key:secret@bucket/x"),
-            "s3://***@bucket/x"
-        );
+        assert_eq!(redact_path("s3://key:secret@bucket/x"), "s3://***@bucket/x");
         assert_eq!(
             redact_path("abfss://c@acct.dfs.core.windows.net/x"),
             "abfss://c@acct.dfs.core.windows.net/x"

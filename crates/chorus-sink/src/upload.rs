@@ -221,7 +221,9 @@ mod tests {
         assert_eq!(size, 5 * (PART_SIZE as u64 / 2 + 1));
 
         let mut w = ObjectWriter::new(Arc::clone(&store), Path::from("c"));
-        w.write_bytes(Bytes::from(vec![1u8; PART_SIZE])).await.unwrap();
+        w.write_bytes(Bytes::from(vec![1u8; PART_SIZE]))
+            .await
+            .unwrap();
         w.abort().await;
         assert!(store.head(&Path::from("c")).await.is_err());
     }

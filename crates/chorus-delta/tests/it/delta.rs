@@ -8,7 +8,9 @@ use std::sync::Arc;
 use arrow::array::{Date32Array, Float64Array, StringArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
-use chorus_core::{BatchStream, BuildContext, ConfigTable, Sink, SinkFactory, StagedTable, TableSpec};
+use chorus_core::{
+    BatchStream, BuildContext, ConfigTable, Sink, SinkFactory, StagedTable, TableSpec,
+};
 use chorus_delta::DeltaSinkFactory;
 use futures::StreamExt;
 
@@ -65,7 +67,9 @@ fn spec() -> TableSpec {
 
 async fn commit(sink: &dyn Sink, run: &str, rows: &[(i32, &str, f64)]) -> StagedTable {
     let staged = sink.write(&spec(), run, stream(batch(rows))).await.unwrap();
-    sink.publish(run, std::slice::from_ref(&staged)).await.unwrap();
+    sink.publish(run, std::slice::from_ref(&staged))
+        .await
+        .unwrap();
     staged
 }
 
@@ -157,7 +161,12 @@ print(t.version(), t.metadata().partition_columns, t.transaction_version("chorus
 async fn overwrite_partitions_replaces_the_days_a_run_wrote() {
     let dir = tempfile::tempdir().unwrap();
     let s = sink(dir.path(), "mode = \"overwrite_partitions\"");
-    commit(s.as_ref(), "r1", &[(0, "x", 1.0), (1, "x", 2.0), (1, "y", 2.0)]).await;
+    commit(
+        s.as_ref(),
+        "r1",
+        &[(0, "x", 1.0), (1, "x", 2.0), (1, "y", 2.0)],
+    )
+    .await;
     commit(s.as_ref(), "r2", &[(1, "x", 2.5), (2, "x", 3.0)]).await;
     let table = dir.path().join("lake/ads__daily");
     let want = vec![
@@ -183,7 +192,12 @@ print(h["operation"], h["operationParameters"]["mode"])
 async fn merge_updates_rows_by_primary_key() {
     let dir = tempfile::tempdir().unwrap();
     let s = sink(dir.path(), "mode = \"merge\"");
-    commit(s.as_ref(), "r1", &[(0, "x", 1.0), (1, "x", 2.0), (1, "y", 2.0)]).await;
+    commit(
+        s.as_ref(),
+        "r1",
+        &[(0, "x", 1.0), (1, "x", 2.0), (1, "y", 2.0)],
+    )
+    .await;
     // A restated day 2 for x, a duplicate key in the run (the later row wins), a new day.
     commit(
         s.as_ref(),
@@ -211,10 +225,17 @@ async fn a_publish_retried_with_the_same_transaction_version_is_a_no_op() {
     let version = staged.actions["version"].as_i64().unwrap();
     assert_eq!(version, 1);
     // The runner publishes a pending commit record again after a crash.
-    s.publish("r1", std::slice::from_ref(&staged)).await.unwrap();
-    s.publish("r1", std::slice::from_ref(&staged)).await.unwrap();
+    s.publish("r1", std::slice::from_ref(&staged))
+        .await
+        .unwrap();
+    s.publish("r1", std::slice::from_ref(&staged))
+        .await
+        .unwrap();
     let table = dir.path().join("lake/ads__daily");
-    assert_eq!(rows_by_deltalake(&table), vec!["2024-01-01|x|1.0|2024-01-01"]);
+    assert_eq!(
+        rows_by_deltalake(&table),
+        vec!["2024-01-01|x|1.0|2024-01-01"]
+    );
     let versions = python(
         &table,
         r#"

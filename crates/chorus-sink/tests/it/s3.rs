@@ -48,7 +48,9 @@ async fn an_aborted_multipart_upload_leaves_nothing_behind() {
     let store = server.store(&bucket);
     let mut w = ObjectWriter::new(Arc::clone(&store), Path::from("t/part-1.parquet"));
     for _ in 0..3 {
-        w.write_bytes(Bytes::from(vec![42u8; PART_SIZE])).await.unwrap();
+        w.write_bytes(Bytes::from(vec![42u8; PART_SIZE]))
+            .await
+            .unwrap();
     }
     assert!(w.is_multipart());
     assert_eq!(server.multipart_uploads(&bucket), vec!["t/part-1.parquet"]);
@@ -59,7 +61,9 @@ async fn an_aborted_multipart_upload_leaves_nothing_behind() {
     // Completed, the same upload is one object of the full size.
     let mut w = ObjectWriter::new(Arc::clone(&store), Path::from("t/part-2.parquet"));
     for _ in 0..3 {
-        w.write_bytes(Bytes::from(vec![42u8; PART_SIZE])).await.unwrap();
+        w.write_bytes(Bytes::from(vec![42u8; PART_SIZE]))
+            .await
+            .unwrap();
     }
     w.finish().await.unwrap();
     assert!(server.multipart_uploads(&bucket).is_empty());
@@ -134,7 +138,11 @@ async fn a_table_writer_that_fails_aborts_its_open_uploads() {
     assert_eq!(server.multipart_uploads(&bucket).len(), 1);
     writer.abort().await;
     assert!(server.multipart_uploads(&bucket).is_empty());
-    assert!(server.keys(&bucket).is_empty(), "{:?}", server.keys(&bucket));
+    assert!(
+        server.keys(&bucket).is_empty(),
+        "{:?}",
+        server.keys(&bucket)
+    );
 
     // The same table finished is a staged file the reader reads back whole.
     let mut writer = TableWriter::new(

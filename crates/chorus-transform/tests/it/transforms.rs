@@ -61,7 +61,14 @@ fn build(
     inputs: &[TransformInput],
 ) -> Result<Box<dyn Transform>, ConfigError> {
     let config = ConfigTable::parse(settings, ".").unwrap();
-    factory.build(&config, inputs, &BuildContext { id: "t".into(), ..BuildContext::default() })
+    factory.build(
+        &config,
+        inputs,
+        &BuildContext {
+            id: "t".into(),
+            ..BuildContext::default()
+        },
+    )
 }
 
 fn stream(batches: Vec<RecordBatch>) -> BatchStream {
