@@ -65,7 +65,7 @@ impl SinkFactory for DeltaSinkFactory {
                     key.doc = "A date or timestamp column (one name for all inputs, or a table of input = column) whose UTC day becomes the table's `dt` date partition column.";
                 }
                 "tables" => {
-                    key.description =
+                    key.doc =
                         "Table names for inputs, instead of the input id with . replaced by __.";
                 }
                 _ => {}
@@ -494,7 +494,9 @@ async fn publish_table(
                 .metadata()
                 .clone()
                 .with_schema(&schema)
-                .map_err(|e| delta_error(format!("cannot change the columns of {name}"), e))?;
+                .map_err(|e| {
+                    Error::internal(format!("cannot change the columns of {name}: {e}"))
+                })?;
             actions.push(Action::Metadata(metadata));
         }
         let values = |partition: Option<String>| -> HashMap<String, Option<String>> {
