@@ -207,7 +207,7 @@ mod tests {
         w.write_bytes(Bytes::from_static(b"hello")).await.unwrap();
         assert!(!w.is_multipart());
         w.finish().await.unwrap();
-        assert_eq!(store.get(&Path::from("a")).await.unwrap().size, 5);
+        assert_eq!(store.head(&Path::from("a")).await.unwrap().size, 5);
 
         let mut w = ObjectWriter::new(Arc::clone(&store), Path::from("b"));
         for _ in 0..5 {
@@ -217,7 +217,7 @@ mod tests {
         }
         assert!(w.is_multipart());
         w.finish().await.unwrap();
-        let size = store.get(&Path::from("b")).await.unwrap().size;
+        let size = store.head(&Path::from("b")).await.unwrap().size;
         assert_eq!(size, 5 * (PART_SIZE as u64 / 2 + 1));
 
         let mut w = ObjectWriter::new(Arc::clone(&store), Path::from("c"));
