@@ -7,6 +7,7 @@
 
 mod brand_awareness;
 mod crash;
+mod delta;
 mod demo;
 mod drift;
 mod engagement;
@@ -16,6 +17,7 @@ mod listening;
 mod marts;
 mod meta;
 mod run;
+mod s3;
 mod sandbox;
 mod secrets;
 mod shard;

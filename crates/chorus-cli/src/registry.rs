@@ -14,6 +14,7 @@ pub fn builtin() -> Result<Registry, RegistryError> {
     chorus_connector_freshdesk::register(&mut r)?;
     chorus_transform::register(&mut r)?;
     chorus_sink::register_all(&mut r)?;
+    chorus_delta::register(&mut r)?;
     Ok(r)
 }
 

@@ -84,12 +84,16 @@ impl ConnectorDoc {
 }
 
 /// What a component is told when it is built.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct BuildContext {
     /// The id of the component in the pipeline (`brand` in `[sources.brand]`).
     pub id: String,
     /// The share of the accounts this worker reads (`--shard`); [`Shard::ALL`] otherwise.
     pub shard: Shard,
+    /// The pipeline's name (`[pipeline] name`; empty when the file has none), with the shard
+    /// of a `--shard` worker (`social#shard1of4`), for sinks that record who wrote a commit
+    /// (the `delta` sink's application transactions).
+    pub pipeline: String,
 }
 
 impl BuildContext {
@@ -97,7 +101,7 @@ impl BuildContext {
     pub fn new(id: impl Into<String>) -> Self {
         Self {
             id: id.into(),
-            shard: Shard::ALL,
+            ..Self::default()
         }
     }
 }

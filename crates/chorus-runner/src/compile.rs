@@ -145,11 +145,21 @@ pub fn compile_shard(
     env: &dyn Fn(&str) -> Option<String>,
     shard: Shard,
 ) -> Result<Plan, Vec<Diagnostic>> {
+    let (raw, mut diags) = config::parse(&text, env);
+    let mut pipeline_name = raw
+        .name
+        .as_ref()
+        .map(|n| n.get_ref().clone())
+        .unwrap_or_default();
+    if shard.is_split() {
+        // Each worker commits on its own: a sink that records who committed must tell them apart.
+        pipeline_name = format!("{pipeline_name}#shard{}of{}", shard.index(), shard.count());
+    }
     let cx = |id: &str| BuildContext {
         id: id.to_owned(),
         shard,
+        pipeline: pipeline_name.clone(),
     };
-    let (raw, mut diags) = config::parse(&text, env);
     let mut secrets = Vec::new();
     check_unique_ids(&raw.sources, &raw.transforms, &mut diags);
 

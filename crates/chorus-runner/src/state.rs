@@ -191,7 +191,7 @@ impl CommitLog {
             Err(object_store::Error::AlreadyExists { .. }) => Err(Error::new(
                 chorus_core::ErrorKind::Transient,
                 format!(
-                    "another run of pipeline \"{}\" committed first (commit {} exists in {}); nothing of this run was published",
+                    "another run of pipeline \"{}\" committed first (commit {} exists in {}); nothing of this run was published. Run the pipeline again once that run has finished: it resumes from the state the other run committed",
                     record.pipeline, record.seq, self.location
                 ),
             )),

@@ -44,7 +44,8 @@ pub enum PartitionBy {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ParquetSinkConfig {
-    /// Where tables go: a folder (relative to the pipeline file) or a `file://` URL.
+    /// Where tables go: a folder (relative to the pipeline file), a `file://` URL, or an
+    /// object-store URL (`s3://`, `gs://`, `az://`).
     pub path: String,
     /// A date or timestamp column whose day partitions the files into `dt=YYYY-MM-DD/`.
     #[serde(default)]

@@ -12,9 +12,12 @@ pub mod merge;
 mod parquet_sink;
 pub mod reader;
 pub mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
+pub mod upload;
 pub mod writer;
 
-pub use parquet_sink::{ParquetSink, ParquetSinkFactory};
+pub use parquet_sink::{ParquetSink, ParquetSinkFactory, SinkSettings};
 
 /// Registers the sink types of this crate.
 pub fn register_all(

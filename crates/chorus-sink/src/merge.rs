@@ -85,10 +85,20 @@ impl Converters {
 /// The winning row of a key: its cursor (as comparable bytes), file and row number.
 type Winner = (Option<Box<[u8]>>, usize, usize);
 
+/// Where a merge finds the table's current files and writes its rewritten ones.
+#[derive(Debug, Default)]
+pub struct MergeTarget {
+    /// The table's current files (paths relative to the store root); `None`: every `.parquet`
+    /// file listed under the table's folder.
+    pub existing: Option<Vec<String>>,
+    /// Write rewritten files straight to their published paths (see [`TableWriter::direct`]).
+    pub direct: bool,
+}
+
 /// Plans a merge of the run's staged files into the published files of a table.
 #[expect(
     clippy::too_many_arguments,
-    reason = "one call site; a parameter struct would only rename these"
+    reason = "two call sites; a parameter struct would only rename these"
 )]
 pub async fn plan(
     store: &Arc<dyn ObjectStore>,
@@ -100,6 +110,7 @@ pub async fn plan(
     props: &WriterProperties,
     target_bytes: usize,
     staged: Vec<StagedFile>,
+    target: MergeTarget,
 ) -> Result<MergePlan> {
     let conv = Converters::new(schema, cols)?;
 
@@ -134,17 +145,22 @@ pub async fn plan(
 
     // Pass 2: published files. A stored row gives way to the run's row for its key unless its
     // cursor is newer; then the run's row is the one dropped ("latest cursor wins").
-    let prefix = Path::from(table);
-    let existing: Vec<_> = store
-        .list(Some(&prefix))
-        .try_collect()
-        .await
-        .map_err(|e| crate::store::io_error(format!("failed to list {table}"), e))?;
-    let existing: Vec<String> = existing
-        .into_iter()
-        .map(|m| m.location.to_string())
-        .filter(|p| p.ends_with(".parquet"))
-        .collect();
+    let existing: Vec<String> = match target.existing {
+        Some(files) => files,
+        None => {
+            let prefix = Path::from(table);
+            let listed: Vec<_> = store
+                .list(Some(&prefix))
+                .try_collect()
+                .await
+                .map_err(|e| crate::store::io_error(format!("failed to list {table}"), e))?;
+            listed
+                .into_iter()
+                .map(|m| m.location.to_string())
+                .filter(|p| p.ends_with(".parquet"))
+                .collect()
+        }
+    };
     let mut stale: HashSet<Box<[u8]>> = HashSet::new();
     let mut to_rewrite: Vec<String> = Vec::new();
     for path in &existing {
@@ -182,6 +198,9 @@ pub async fn plan(
         props.clone(),
         target_bytes,
     );
+    if target.direct {
+        rewrite = rewrite.direct();
+    }
 
     // Pass 3: the run's rows, without its own duplicates and without stale keys.
     if winners.len() < total || !stale.is_empty() {

@@ -28,7 +28,7 @@ pub struct ParquetSinkFactory;
 const TEMPLATE: &str = r#"[sinks.{id}]
 type = "parquet"
 inputs = []                    # source streams (`source.stream`) and transforms to write
-path = "out/lake"              # a folder (relative to this file) or a file:// URL
+path = "out/lake"              # a folder (relative to this file), file://, s3://, gs:// or az:// URL
 # partition_by = "created_at"  # a date/timestamp column → dt=YYYY-MM-DD/ folders
 # mode = "append"              # append | overwrite_partitions | merge (on the primary key)
 # compression = "zstd"         # zstd | snappy | none
@@ -45,7 +45,7 @@ impl SinkFactory for ParquetSinkFactory {
                     "path",
                     "string",
                     true,
-                    "Where tables go: a folder, relative to the pipeline file, or a file:// URL.",
+                    "Where tables go: a folder, relative to the pipeline file, or a file://, s3://bucket/prefix, gs://bucket/prefix or az://container/prefix URL (credentials from the environment).",
                 ),
                 key(
                     "partition_by",
@@ -94,14 +94,42 @@ impl SinkFactory for ParquetSinkFactory {
         }
     }
 
-    fn build(&self, config: &ConfigTable, cx: &BuildContext) -> Result<Box<dyn Sink>, ConfigError> {
+    fn build(
+        &self,
+        config: &ConfigTable,
+        cx: &BuildContext,
+    ) -> Result<Box<dyn Sink>, ConfigError> {
+        Ok(Box::new(ParquetSink {
+            settings: SinkSettings::parse(config)?,
+            shard: cx.shard,
+        }))
+    }
+}
+
+/// The validated settings of a sink that writes Parquet tables (`parquet`, and `delta`, which
+/// takes the same settings).
+pub struct SinkSettings {
+    /// The settings as written.
+    pub config: ParquetSinkConfig,
+    /// Where the tables go.
+    pub location: Arc<Location>,
+    /// Inputs named in `tables` and `partition_by`, with where they are written.
+    named_inputs: Vec<(&'static str, String, std::ops::Range<usize>)>,
+}
+
+impl SinkSettings {
+    /// Reads and checks the settings offline, with the place of every problem.
+    pub fn parse(config: &ConfigTable) -> Result<Self, ConfigError> {
         let settings: ParquetSinkConfig = config.deserialize()?;
         let location = Location::parse(&settings.path, config.base_dir()).map_err(|msg| {
             ConfigError::new(
-                format!("cannot write to path \"{}\": {msg}", settings.path),
+                format!(
+                    "cannot write to path \"{}\": {msg}",
+                    crate::store::redact_path(&settings.path)
+                ),
                 Some(config.span_of("path")),
             )
-            .with_help("give a folder chorus can create and write, such as \"out/lake\"")
+            .with_help("give a folder chorus can create and write, such as \"out/lake\", or an object-store URL such as \"s3://bucket/lake\"")
         })?;
         for (input, name) in &settings.tables {
             if !is_identifier(name) {
@@ -135,78 +163,31 @@ impl SinkFactory for ParquetSinkFactory {
                 ));
             }
         }
-        Ok(Box::new(ParquetSink {
-            settings,
+        Ok(Self {
+            config: settings,
             location: Arc::new(location),
             named_inputs,
-            shard: cx.shard,
-        }))
-    }
-}
-
-/// A configured `parquet` sink.
-pub struct ParquetSink {
-    settings: ParquetSinkConfig,
-    location: Arc<Location>,
-    /// Inputs named in `tables` and `partition_by`, with where they are written.
-    named_inputs: Vec<(&'static str, String, std::ops::Range<usize>)>,
-    /// The worker's shard: it cleans only the staging of its own runs.
-    shard: chorus_core::Shard,
-}
-
-/// What publishing one table does, as kept in the commit record.
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct Actions {
-    add: Vec<StagedFile>,
-    #[serde(default)]
-    remove: Vec<String>,
-    #[serde(default)]
-    discard: Vec<String>,
-}
-
-impl ParquetSink {
-    /// The local root folder of the sink.
-    pub fn root(&self) -> &FsPath {
-        self.location.root()
+        })
     }
 
-    async fn store(&self) -> Result<Arc<dyn ObjectStore>> {
-        self.location.store().await
-    }
-}
-
-fn column_index(schema: &Schema, name: &str) -> Option<usize> {
-    schema.index_of(name).ok()
-}
-
-async fn delete_if_exists(store: &Arc<dyn ObjectStore>, path: &str) -> Result<()> {
-    match store.delete(&Path::from(path)).await {
-        Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-        Err(e) => Err(io_error(format!("failed to remove {path}"), e)),
-    }
-}
-
-#[async_trait]
-impl Sink for ParquetSink {
-    fn location(&self) -> String {
-        self.location.display()
-    }
-
-    fn table_name(&self, input: &str) -> String {
-        self.settings
+    /// The table (folder) name of an input.
+    pub fn table_name(&self, input: &str) -> String {
+        self.config
             .tables
             .get(input)
             .cloned()
             .unwrap_or_else(|| layout::default_table_name(input))
     }
 
-    fn check_input(
+    /// Checks, offline, that an input fits the settings: its partition column is a date or
+    /// timestamp, `merge` has a primary key.
+    pub fn check_input(
         &self,
         input: &str,
         schema: &Schema,
         primary_key: &[String],
     ) -> Result<(), ConfigError> {
-        if let Some(col) = self.settings.partition_column(input) {
+        if let Some(col) = self.config.partition_column(input) {
             match schema.field_with_name(col) {
                 Ok(f) if matches!(f.data_type(), DataType::Date32 | DataType::Timestamp(_, _)) => {}
                 Ok(f) => {
@@ -228,7 +209,7 @@ impl Sink for ParquetSink {
                 }
             }
         }
-        if self.settings.mode == Mode::Merge && primary_key.is_empty() {
+        if self.config.mode == Mode::Merge && primary_key.is_empty() {
             return Err(ConfigError::new(
                 format!("mode \"merge\" needs a primary key, and \"{input}\" has none"),
                 None,
@@ -238,7 +219,8 @@ impl Sink for ParquetSink {
         Ok(())
     }
 
-    fn check_inputs(&self, inputs: &[String]) -> Result<(), ConfigError> {
+    /// Checks that inputs named in `tables` and `partition_by` are inputs of the sink.
+    pub fn check_inputs(&self, inputs: &[String]) -> Result<(), ConfigError> {
         for (setting, input, span) in &self.named_inputs {
             if !inputs.contains(input) {
                 return Err(ConfigError::new(
@@ -249,6 +231,69 @@ impl Sink for ParquetSink {
             }
         }
         Ok(())
+    }
+}
+
+/// A configured `parquet` sink.
+pub struct ParquetSink {
+    settings: SinkSettings,
+    /// The worker's shard: it cleans only the staging of its own runs.
+    shard: chorus_core::Shard,
+}
+
+/// What publishing one table does, as kept in the commit record.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Actions {
+    add: Vec<StagedFile>,
+    #[serde(default)]
+    remove: Vec<String>,
+    #[serde(default)]
+    discard: Vec<String>,
+}
+
+impl ParquetSink {
+    /// The local root folder of the sink, `None` on object storage.
+    pub fn local_root(&self) -> Option<&FsPath> {
+        self.settings.location.local_root()
+    }
+
+    async fn store(&self) -> Result<Arc<dyn ObjectStore>> {
+        self.settings.location.store().await
+    }
+}
+
+fn column_index(schema: &Schema, name: &str) -> Option<usize> {
+    schema.index_of(name).ok()
+}
+
+async fn delete_if_exists(store: &Arc<dyn ObjectStore>, path: &str) -> Result<()> {
+    match store.delete(&Path::from(path)).await {
+        Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+        Err(e) => Err(io_error(format!("failed to remove {path}"), e)),
+    }
+}
+
+#[async_trait]
+impl Sink for ParquetSink {
+    fn location(&self) -> String {
+        self.settings.location.display()
+    }
+
+    fn table_name(&self, input: &str) -> String {
+        self.settings.table_name(input)
+    }
+
+    fn check_input(
+        &self,
+        input: &str,
+        schema: &Schema,
+        primary_key: &[String],
+    ) -> Result<(), ConfigError> {
+        self.settings.check_input(input, schema, primary_key)
+    }
+
+    fn check_inputs(&self, inputs: &[String]) -> Result<(), ConfigError> {
+        self.settings.check_inputs(inputs)
     }
 
     async fn check_writable(&self) -> Result<()> {
@@ -306,16 +351,17 @@ impl Sink for ParquetSink {
         // A replaced table (a mart) is written whole and unpartitioned.
         let partition_col = self
             .settings
+            .config
             .partition_column(&table.input)
             .filter(|_| !table.replace)
             .and_then(|c| column_index(&table.schema, c));
         let mode = if table.replace {
             Mode::OverwritePartitions
         } else {
-            self.settings.mode
+            self.settings.config.mode
         };
-        let props = writer_properties(&self.settings)?;
-        let target = usize::try_from(self.settings.target_file_size_mb.max(1) * 1024 * 1024)
+        let props = writer_properties(&self.settings.config)?;
+        let target = usize::try_from(self.settings.config.target_file_size_mb.max(1) * 1024 * 1024)
             .unwrap_or(usize::MAX);
         let mut writer = TableWriter::new(
             Arc::clone(&store),
@@ -327,7 +373,15 @@ impl Sink for ParquetSink {
             target,
         );
         while let Some(batch) = data.next().await {
-            writer.write(&batch?).await?;
+            let written = match batch {
+                Ok(batch) => writer.write(&batch).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = written {
+                // Abort the open files' uploads: nothing of a failed table may linger.
+                writer.abort().await;
+                return Err(e);
+            }
         }
         let staged = writer.finish().await?;
         let rows = staged.iter().map(|f| f.rows).sum();
@@ -376,6 +430,7 @@ impl Sink for ParquetSink {
                     &props,
                     target,
                     staged,
+                    merge::MergeTarget::default(),
                 )
                 .await?;
                 Actions {
@@ -435,8 +490,7 @@ impl Sink for ParquetSink {
     }
 
     fn check_shared(&self) -> std::result::Result<(), String> {
-        use crate::config::Mode;
-        match self.settings.mode {
+        match self.settings.config.mode {
             Mode::Append => Ok(()),
             mode => Err(format!(
                 "mode = \"{}\" rewrites files that another worker may be rewriting at the same time; use mode = \"append\" for the sharded run (and marts, rebuilt by `chorus run --marts-only`, for the deduplicated views)",
@@ -467,20 +521,18 @@ impl Sink for ParquetSink {
             delete_if_exists(&store, path.as_ref()).await?;
         }
         // Local multipart writes leave `<file>#<n>` temporaries that listing skips.
-        let dir = self
-            .location
-            .root()
-            .join(layout::CHORUS_DIR)
-            .join("staging");
-        let Ok(mut entries) = tokio::fs::read_dir(&dir).await else {
-            return Ok(());
-        };
-        while let Ok(Some(entry)) = entries.next_entry().await {
-            let run = entry.file_name();
-            if layout::in_lane(&run.to_string_lossy(), self.shard) {
-                tokio::fs::remove_dir_all(entry.path()).await.map_err(|e| {
-                    Error::io(format!("failed to clean {}: {e}", entry.path().display()))
-                })?;
+        if let Some(root) = self.settings.location.local_root() {
+            let dir = root.join(layout::CHORUS_DIR).join("staging");
+            let Ok(mut entries) = tokio::fs::read_dir(&dir).await else {
+                return Ok(());
+            };
+            while let Ok(Some(entry)) = entries.next_entry().await {
+                let run = entry.file_name();
+                if layout::in_lane(&run.to_string_lossy(), self.shard) {
+                    tokio::fs::remove_dir_all(entry.path()).await.map_err(|e| {
+                        Error::io(format!("failed to clean {}: {e}", entry.path().display()))
+                    })?;
+                }
             }
         }
         Ok(())

@@ -14,7 +14,6 @@ use arrow::record_batch::RecordBatch;
 use chorus_core::failpoint;
 use chorus_core::{Error, Result};
 use object_store::ObjectStore;
-use object_store::buffered::BufWriter;
 use object_store::path::Path;
 use parquet::arrow::AsyncArrowWriter;
 use parquet::basic::{Compression as Codec, ZstdLevel};
@@ -23,6 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{Compression, ParquetSinkConfig};
 use crate::layout::{self, NULL_PARTITION};
+use crate::upload::ObjectWriter;
 
 /// The most files one table writer keeps open.
 pub const MAX_OPEN_FILES: usize = 16;
@@ -61,7 +61,7 @@ pub fn writer_properties(config: &ParquetSinkConfig) -> Result<WriterProperties>
 }
 
 struct OpenFile {
-    writer: AsyncArrowWriter<BufWriter>,
+    writer: AsyncArrowWriter<ObjectWriter>,
     from: Path,
     to: Path,
     rows: u64,
@@ -81,6 +81,7 @@ pub struct TableWriter {
     next_file: u64,
     tick: u64,
     staged: Vec<StagedFile>,
+    direct: bool,
 }
 
 impl TableWriter {
@@ -106,7 +107,15 @@ impl TableWriter {
             next_file: 0,
             tick: 0,
             staged: Vec::new(),
+            direct: false,
         }
+    }
+
+    /// Writes files straight to their published paths instead of staging (`from` equals `to`),
+    /// for table formats whose log decides what readers see, such as Delta Lake.
+    pub fn direct(mut self) -> Self {
+        self.direct = true;
+        self
     }
 
     /// Writes a batch, splitting it by partition.
@@ -154,9 +163,13 @@ impl TableWriter {
     fn open_file(&mut self, partition: Option<&str>) -> Result<OpenFile> {
         self.next_file += 1;
         let name = layout::file_name(&self.run_id, self.next_file);
-        let from = layout::staged_path(&self.run_id, &self.table, partition, &name);
         let to = layout::published_path(&self.table, partition, &name);
-        let sink = BufWriter::new(Arc::clone(&self.store), from.clone());
+        let from = if self.direct {
+            to.clone()
+        } else {
+            layout::staged_path(&self.run_id, &self.table, partition, &name)
+        };
+        let sink = ObjectWriter::new(Arc::clone(&self.store), from.clone());
         let writer =
             AsyncArrowWriter::try_new(sink, Arc::clone(&self.schema), Some(self.props.clone()))
                 .map_err(|e| Error::io(format!("failed to start {from}: {e}")))?;
@@ -185,11 +198,19 @@ impl TableWriter {
         let Some(file) = self.open.remove(partition) else {
             return Ok(());
         };
-        let from = file.from.clone();
-        file.writer
-            .close()
-            .await
-            .map_err(|e| Error::io(format!("failed to finish {from}: {e}")))?;
+        let OpenFile {
+            mut writer,
+            from,
+            to,
+            rows,
+            ..
+        } = file;
+        if let Err(e) = writer.finish().await {
+            // The upload is aborted by the object writer; make sure of it when the Parquet
+            // writer failed before reaching it.
+            writer.into_inner().abort().await;
+            return Err(Error::io(format!("failed to finish {from}: {e}")));
+        }
         let bytes = self
             .store
             .head(&from)
@@ -198,20 +219,31 @@ impl TableWriter {
             .size;
         self.staged.push(StagedFile {
             from: from.to_string(),
-            to: file.to.to_string(),
+            to: to.to_string(),
             partition: partition.clone(),
-            rows: file.rows,
+            rows,
             bytes,
         });
         failpoint::hit("sink.after_stage_file");
         Ok(())
     }
 
+    /// Abandons every open file: their uploads are aborted, so nothing of them remains. Files
+    /// already closed stay in staging, which the runner cleans.
+    pub async fn abort(mut self) {
+        for (_, file) in std::mem::take(&mut self.open) {
+            file.writer.into_inner().abort().await;
+        }
+    }
+
     /// Closes every open file and returns what was staged.
     pub async fn finish(mut self) -> Result<Vec<StagedFile>> {
         let keys: Vec<_> = self.open.keys().cloned().collect();
         for key in keys {
-            self.close(&key).await?;
+            if let Err(e) = self.close(&key).await {
+                self.abort().await;
+                return Err(e);
+            }
         }
         Ok(self.staged)
     }

@@ -170,8 +170,13 @@ async fn dry_run(
     window: &Window,
     full_refresh: bool,
 ) -> u8 {
-    // Read state only where it already exists: a dry run creates nothing.
-    let state = if plan.state_location.root().join("commits").is_dir() {
+    // Read state only where it already exists: a dry run creates nothing (opening an object
+    // store creates nothing either).
+    let state = if plan
+        .state_location
+        .local_root()
+        .is_none_or(|root| root.join("commits").is_dir())
+    {
         match chorus_runner::run::commit_log(plan).await {
             Ok(log) => log.state().await.unwrap_or_default(),
             Err(_) => Default::default(),
