@@ -63,6 +63,37 @@ impl ErrorKind {
     }
 }
 
+/// What an operator should do about a storage error, recognised by the operating system's
+/// error number in `message` (Rust prints it as `(os error N)`, whatever the locale).
+pub fn storage_advice(message: &str) -> Option<&'static str> {
+    const ADVICE: &[(&str, &str)] = &[
+        (
+            "(os error 28)",
+            "the disk holding the output is full: free space there (or point the sink's path at a larger volume) and run again; readers see nothing of this run, and the next run finishes or rolls back what is pending",
+        ),
+        (
+            "(os error 122)",
+            "the disk quota of the output is exceeded: free space or raise the quota, and run again; readers see nothing of this run, and the next run finishes or rolls back what is pending",
+        ),
+        (
+            "(os error 30)",
+            "the output is on a read-only file system: mount it read-write (or point the sink's path elsewhere) and run again",
+        ),
+        (
+            "(os error 27)",
+            "a file reached the process's file-size limit (ulimit -f): raise the limit or lower target_file_size_mb, and run again",
+        ),
+        (
+            "(os error 13)",
+            "permission denied: let the user running chorus write to the output folder (or point the sink's path elsewhere), and run again",
+        ),
+    ];
+    ADVICE
+        .iter()
+        .find(|(code, _)| message.contains(code))
+        .map(|(_, advice)| *advice)
+}
+
 /// A run-time error with its kind and a message chain.
 #[derive(Debug, Clone)]
 pub struct Error {
@@ -84,8 +115,16 @@ impl Error {
         Self::new(ErrorKind::Config, message)
     }
 
-    /// A failure of local or object storage.
+    /// A failure of local or object storage. When the message carries an operating-system
+    /// error that needs the operator (a full disk, a read-only or over-quota volume, a file
+    /// size limit, a refused permission), what to do about it is added.
     pub fn io(message: impl Into<String>) -> Self {
+        let mut message = message.into();
+        if let Some(advice) = storage_advice(&message)
+            && !message.contains(advice)
+        {
+            message = format!("{message}; {advice}");
+        }
         Self::new(ErrorKind::Io, message)
     }
 
@@ -156,6 +195,32 @@ impl From<std::io::Error> for Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn storage_errors_say_what_to_do() {
+        let full = Error::io(
+            "failed to write _chorus/staging/r/t/part.parquet: No space left on device (os error 28)",
+        );
+        assert!(
+            full.message().contains("disk holding the output is full"),
+            "{full}"
+        );
+        let again = Error::io(full.message().to_owned());
+        assert_eq!(again.message(), full.message(), "advice is added once");
+        for (code, word) in [
+            (30, "read-only"),
+            (27, "ulimit -f"),
+            (122, "quota"),
+            (13, "permission"),
+        ] {
+            let e = Error::io(format!("failed: x (os error {code})"));
+            assert!(e.message().contains(word), "{e}");
+        }
+        assert_eq!(
+            Error::io("failed: x (os error 2)").message(),
+            "failed: x (os error 2)"
+        );
+    }
 
     #[test]
     fn context_composes_outermost_first() {

@@ -74,6 +74,12 @@ pub trait Sink: Send + Sync {
         primary_key: &[String],
     ) -> Result<(), ConfigError>;
 
+    /// Checks, offline, that the table an input (or a mart) is written to is a safe folder
+    /// name: it cannot leave the sink's root nor land among the sink's own bookkeeping.
+    fn check_table_name(&self, _input: &str) -> Result<(), ConfigError> {
+        Ok(())
+    }
+
     /// Checks, offline, settings that name inputs (`tables`, per-input `partition_by`) against
     /// the sink's actual inputs, so a misspelt input is not silently ignored.
     fn check_inputs(&self, _inputs: &[String]) -> Result<(), ConfigError> {

@@ -45,13 +45,18 @@ impl std::fmt::Debug for ServiceAccountKey {
 
 impl ServiceAccountKey {
     /// Parses a key file's JSON.
+    /// Its `token_uri` receives a signed credential, so it follows the same rules as a
+    /// `base_url` ([`crate::hosts::check_url`]).
     pub fn from_json(json: &str) -> Result<Self> {
-        serde_json::from_str(json).map_err(|e| {
+        let key: Self = serde_json::from_str(json).map_err(|e| {
             Error::config(format!(
                 "the service-account key is not valid key JSON ({}); download it again from the cloud console",
                 e.classify_name()
             ))
-        })
+        })?;
+        crate::hosts::check_url("the key's token_uri", &key.token_uri)
+            .map_err(|p| Error::config(format!("{}: {}", p.message, p.help)))?;
+        Ok(key)
     }
 
     /// A signed JWT asking for `scopes`, issued at `now`.

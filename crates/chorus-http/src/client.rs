@@ -23,6 +23,9 @@ use crate::retry::{RetryPolicy, Verdict, classify_status};
 /// The `User-Agent` of every request.
 pub const USER_AGENT: &str = concat!("chorus/", env!("CARGO_PKG_VERSION"));
 
+/// The most redirects followed (each to the request's own origin) before giving up.
+pub const MAX_REDIRECTS: usize = 5;
+
 /// Settings of a client.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
@@ -199,11 +202,14 @@ impl HttpClient {
             .connect_timeout(config.connect_timeout)
             .timeout(config.timeout)
             .gzip(true)
-            // A redirect to another host would carry the Authorization header: refuse it.
+            // A redirect to another origin (scheme, host or port) would carry the credentials
+            // there: stop, and `attempt` turns the 3xx into an error that says why.
             .redirect(reqwest::redirect::Policy::custom(|attempt| {
-                let same_host = attempt.previous().first().map(|u| u.host_str())
-                    == Some(attempt.url().host_str());
-                if same_host && attempt.previous().len() < 5 {
+                let same = attempt
+                    .previous()
+                    .first()
+                    .is_some_and(|first| crate::hosts::same_origin(first, attempt.url()));
+                if same && attempt.previous().len() <= MAX_REDIRECTS {
                     attempt.follow()
                 } else {
                     attempt.stop()
@@ -443,6 +449,12 @@ impl HttpClient {
             .map_err(|e| AttemptError::Retry(send_error(e)))?;
         let status = resp.status();
         let headers = resp.headers().clone();
+        if status.is_redirection() {
+            return Err(AttemptError::Fail(
+                ErrorKind::External,
+                refused_redirect(resp.url(), &headers),
+            ));
+        }
         let mut body = BytesMut::new();
         loop {
             match resp.chunk().await {
@@ -475,6 +487,25 @@ impl HttpClient {
             headers,
             body: body.freeze(),
         })
+    }
+}
+
+/// Why a redirect was not followed, naming origins only (a URL may hold a token).
+fn refused_redirect(from: &reqwest::Url, headers: &HeaderMap) -> String {
+    let target = headers
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map(|l| from.join(l));
+    match target {
+        Some(Ok(to)) if crate::hosts::same_origin(from, &to) => format!(
+            "the server redirected more than {MAX_REDIRECTS} times; chorus stopped following"
+        ),
+        Some(Ok(to)) => format!(
+            "the server redirected from {} to {}; chorus follows redirects only on the same scheme, host and port, so that credentials never reach another host. If the API moved, set base_url to the new address",
+            crate::hosts::origin(from),
+            crate::hosts::origin(&to)
+        ),
+        _ => "the server answered with a redirect but no usable Location".to_owned(),
     }
 }
 

@@ -147,8 +147,15 @@ impl RestStream {
                     ));
                 }
                 Some(Next::Url(url)) => {
+                    let url =
+                        crate::hosts::check_next_url(&req.full_url()?, &url).map_err(|reason| {
+                            Error::new(
+                                ErrorKind::External,
+                                format!("stream \"{}\": {reason}", self.spec.name),
+                            )
+                        })?;
                     req = Request {
-                        url,
+                        url: url.into(),
                         query: Vec::new(),
                         ..base.clone()
                     }

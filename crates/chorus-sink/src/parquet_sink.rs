@@ -6,7 +6,6 @@ use std::sync::Arc;
 use arrow::datatypes::{DataType, Schema};
 use async_trait::async_trait;
 use chorus_core::failpoint;
-use chorus_core::schema::is_identifier;
 use chorus_core::{
     BatchStream, BuildContext, ConfigError, ConfigKeyDoc, ConfigTable, ConnectorDoc, Error, Result,
     Sink, SinkFactory, StagedTable, TableSpec,
@@ -102,9 +101,13 @@ impl SinkFactory for ParquetSinkFactory {
         Ok(Box::new(ParquetSink {
             settings: SinkSettings::parse(config)?,
             shard: cx.shard,
+            id: cx.id.clone(),
         }))
     }
 }
+
+/// What to write instead of a refused table name.
+const TABLE_NAME_HELP: &str = "a table name is one folder under the sink's path: use lowercase letters, digits and _ (not first), such as \"fb_posts\"";
 
 /// The validated settings of a sink that writes Parquet tables (`parquet`, and `delta`, which
 /// takes the same settings).
@@ -132,12 +135,12 @@ impl SinkSettings {
             .with_help("give a folder chorus can create and write, such as \"out/lake\", or an object-store URL such as \"s3://bucket/lake\"")
         })?;
         for (input, name) in &settings.tables {
-            if !is_identifier(name) {
+            if let Some(problem) = layout::table_name_problem(name) {
                 return Err(ConfigError::new(
-                    format!("table name \"{name}\" for input \"{input}\" is not allowed"),
+                    format!("table name {name:?} for input \"{input}\" is not allowed: {problem}"),
                     Some(config.span_at(&["tables", input])),
                 )
-                .with_help("table names are folder names: use [a-z0-9_]+, without / or .."));
+                .with_help(TABLE_NAME_HELP));
             }
         }
         if !(1..=22).contains(&settings.compression_level) {
@@ -219,6 +222,26 @@ impl SinkSettings {
         Ok(())
     }
 
+    /// Checks that the table an input is written to is one plain folder (`sink_id` is for the
+    /// message).
+    pub fn check_table_name(&self, sink_id: &str, input: &str) -> Result<(), ConfigError> {
+        let name = self.table_name(input);
+        match layout::table_name_problem(&name) {
+            None => Ok(()),
+            Some(problem) => Err(ConfigError::new(
+                format!("\"{input}\" would be written to table {name:?}, which is not allowed: {problem}"),
+                None,
+            )
+            .with_help(format!(
+                "rename it under [sinks.{sink_id}.tables], e.g. \"{input}\" = \"{}\"",
+                name.trim_start_matches('_')
+                    .chars()
+                    .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+                    .collect::<String>()
+            ))),
+        }
+    }
+
     /// Checks that inputs named in `tables` and `partition_by` are inputs of the sink.
     pub fn check_inputs(&self, inputs: &[String]) -> Result<(), ConfigError> {
         for (setting, input, span) in &self.named_inputs {
@@ -236,6 +259,8 @@ impl SinkSettings {
 
 /// A configured `parquet` sink.
 pub struct ParquetSink {
+    /// The sink's id, for messages.
+    id: String,
     settings: SinkSettings,
     /// The worker's shard: it cleans only the staging of its own runs.
     shard: chorus_core::Shard,
@@ -489,6 +514,10 @@ impl Sink for ParquetSink {
         Ok(())
     }
 
+    fn check_table_name(&self, input: &str) -> Result<(), ConfigError> {
+        self.settings.check_table_name(&self.id, input)
+    }
+
     fn check_shared(&self) -> std::result::Result<(), String> {
         match self.settings.config.mode {
             Mode::Append => Ok(()),
@@ -571,4 +600,49 @@ async fn files_to_overwrite(
         );
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn build(dir: &std::path::Path, extra: &str) -> Result<Box<dyn Sink>, ConfigError> {
+        let text = format!("path = \"out\"\n{extra}\n");
+        let config = ConfigTable::parse(&text, dir)?;
+        ParquetSinkFactory.build(&config, &BuildContext { id: "lake".into() })
+    }
+
+    #[test]
+    fn escaping_table_names_are_refused_at_build_and_check() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut refused = 0;
+        for (name, word) in crate::layout::tests::REFUSED_TABLES {
+            let quoted = serde_json::to_string(name).unwrap();
+            let e = build(dir.path(), &format!("[tables]\n\"a.b\" = {quoted}"))
+                .err()
+                .unwrap_or_else(|| panic!("{name:?} accepted"));
+            assert!(e.message.contains(word), "{name:?}: {}", e.message);
+            assert!(e.span.is_some(), "{name:?} has no span");
+            assert!(e.help.as_deref().is_some_and(|h| h.contains("fb_posts")));
+            refused += 1;
+        }
+        // Default names from ids: a transform or source named like the bookkeeping folder.
+        let sink = build(dir.path(), "").unwrap();
+        for input in ["_chorus", "_chorus.posts", "_rejects", "_x.y"] {
+            let e = sink.check_table_name(input).unwrap_err();
+            assert!(
+                e.help
+                    .as_deref()
+                    .is_some_and(|h| h.contains("[sinks.lake.tables]")),
+                "{e:?}"
+            );
+            refused += 1;
+        }
+        sink.check_table_name("brand.posts").unwrap();
+        assert!(refused >= 33, "{refused} table names refused");
+        assert!(
+            std::fs::read_dir(dir.path()).unwrap().next().is_none(),
+            "build wrote"
+        );
+    }
 }

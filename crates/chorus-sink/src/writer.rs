@@ -161,6 +161,15 @@ impl TableWriter {
     }
 
     fn open_file(&mut self, partition: Option<&str>) -> Result<OpenFile> {
+        // Partition labels come from data; they are formatted dates, and stay one folder.
+        if let Some(p) = partition
+            && !layout::is_safe_segment(p)
+        {
+            return Err(Error::internal(format!(
+                "partition value {p:?} of table {} is not a plain folder name",
+                self.table
+            )));
+        }
         self.next_file += 1;
         let name = layout::file_name(&self.run_id, self.next_file);
         let to = layout::published_path(&self.table, partition, &name);
@@ -265,22 +274,29 @@ pub fn split_by_day(batch: &RecordBatch, col: usize) -> Result<Vec<(Option<Strin
     if groups.len() == 1
         && let Some((key, _)) = groups.first_key_value()
     {
-        return Ok(vec![(Some(day_label(*key)), batch.clone())]);
+        return Ok(vec![(Some(day_label(*key)?), batch.clone())]);
     }
     groups
         .into_iter()
         .map(|(key, rows)| {
             let part = take_record_batch(batch, &UInt32Array::from(rows))?;
-            Ok((Some(day_label(key)), part))
+            Ok((Some(day_label(key)?), part))
         })
         .collect()
 }
 
-fn day_label(day: Option<i32>) -> String {
-    match day.and_then(|d| chrono::NaiveDate::from_num_days_from_ce_opt(d + 719_163)) {
-        Some(date) => date.format("%Y-%m-%d").to_string(),
-        None => NULL_PARTITION.to_owned(),
-    }
+fn day_label(day: Option<i32>) -> Result<String> {
+    let Some(d) = day else {
+        return Ok(NULL_PARTITION.to_owned());
+    };
+    d.checked_add(719_163)
+        .and_then(chrono::NaiveDate::from_num_days_from_ce_opt)
+        .map(|date| date.format("%Y-%m-%d").to_string())
+        .ok_or_else(|| {
+            Error::contract(format!(
+                "cannot partition by a date {d} days from 1970-01-01: it is outside the years a calendar date can name"
+            ))
+        })
 }
 
 #[cfg(test)]
@@ -288,6 +304,19 @@ mod tests {
     use super::*;
     use arrow::array::{Date32Array, Int64Array};
     use arrow::datatypes::{Field, Schema};
+
+    #[test]
+    fn partition_labels_of_extreme_days_stay_one_folder() {
+        for day in [-719_163, -1, 0, 2_932_896, 95_000_000, -95_000_000] {
+            let label = day_label(Some(day)).unwrap();
+            assert!(layout::is_safe_segment(&label), "{day}: {label:?}");
+        }
+        for day in [i32::MIN, i32::MIN + 1, i32::MAX - 1, i32::MAX] {
+            let e = day_label(Some(day)).unwrap_err();
+            assert!(e.to_string().contains("outside the years"), "{e}");
+        }
+        assert_eq!(day_label(None).unwrap(), NULL_PARTITION);
+    }
 
     #[test]
     fn splits_rows_by_day_with_a_null_partition() {

@@ -7,5 +7,6 @@
 )]
 
 mod paging;
+mod redirects;
 mod retries;
 mod support;
