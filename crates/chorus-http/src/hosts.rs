@@ -208,7 +208,10 @@ mod tests {
             "user name or password",
         ),
         ("https://user@graph.facebook.com", "user name or password"),
-        ("https://:hunter2@graph.facebook.com", "user name or password"),
+        (
+            "https://:hunter2@graph.facebook.com",
+            "user name or password",
+        ),
         (
             "https://graph.facebook.com@evil.example",
             "user name or password",

@@ -93,11 +93,7 @@ impl SinkFactory for ParquetSinkFactory {
         }
     }
 
-    fn build(
-        &self,
-        config: &ConfigTable,
-        cx: &BuildContext,
-    ) -> Result<Box<dyn Sink>, ConfigError> {
+    fn build(&self, config: &ConfigTable, cx: &BuildContext) -> Result<Box<dyn Sink>, ConfigError> {
         Ok(Box::new(ParquetSink {
             settings: SinkSettings::parse(config)?,
             shard: cx.shard,
@@ -609,14 +605,14 @@ mod tests {
     fn build(dir: &std::path::Path, extra: &str) -> Result<Box<dyn Sink>, ConfigError> {
         let text = format!("path = \"out\"\n{extra}\n");
         let config = ConfigTable::parse(&text, dir)?;
-        ParquetSinkFactory.build(&config, &BuildContext { id: "lake".into() })
+        ParquetSinkFactory.build(&config, &BuildContext::new("lake"))
     }
 
     #[test]
     fn escaping_table_names_are_refused_at_build_and_check() {
         let dir = tempfile::tempdir().unwrap();
         let mut refused = 0;
-        for (name, word) in crate::layout::tests::REFUSED_TABLES {
+        for (name, word) in layout::tests::REFUSED_TABLES {
             let quoted = serde_json::to_string(name).unwrap();
             let e = build(dir.path(), &format!("[tables]\n\"a.b\" = {quoted}"))
                 .err()

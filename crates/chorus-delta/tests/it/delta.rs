@@ -50,6 +50,7 @@ fn sink(dir: &Path, extra: &str) -> Box<dyn Sink> {
             &BuildContext {
                 id: "lake".into(),
                 pipeline: "ads".into(),
+                ..BuildContext::default()
             },
         )
         .unwrap()
@@ -267,6 +268,7 @@ async fn concurrent_writers_with_their_own_handles_all_commit() {
                     &BuildContext {
                         id: "lake".into(),
                         pipeline: format!("worker{w}"),
+                        ..BuildContext::default()
                     },
                 )
                 .unwrap();
