@@ -74,11 +74,17 @@ async fn commit(sink: &dyn Sink, run: &str, rows: &[(i32, &str, f64)]) -> Staged
     staged
 }
 
+/// Appended to every script: the deltalake package (1.6, with pyarrow 26) can abort in its
+/// thread pools' destructors at interpreter exit ("terminate called without an active
+/// exception", delta-io/delta-rs#2184), after the script has printed everything. The script
+/// flushes and leaves without running those destructors, so an abort can't fail a good read.
+const EXIT_NOW: &str = "\nimport os as _os, sys as _sys\n_sys.stdout.flush()\n_os._exit(0)\n";
+
 /// Runs a Python script with the table's path as `sys.argv[1]`; returns its stdout.
 fn python(table: &Path, script: &str) -> String {
     let out = Command::new("python3")
         .arg("-c")
-        .arg(script)
+        .arg(format!("{script}{EXIT_NOW}"))
         .arg(table)
         .output()
         .expect("python3 runs");
