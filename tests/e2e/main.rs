@@ -8,6 +8,7 @@
 mod brand_awareness;
 mod crash;
 mod demo;
+mod disk;
 mod engagement;
 mod ga4;
 mod kpi;

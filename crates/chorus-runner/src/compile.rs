@@ -315,6 +315,9 @@ pub fn compile(
                     if let Err(e) = sink.check_input(name, &info.schema, &info.primary_key) {
                         diags.push(Diagnostic::from_config(e, input.span()));
                     }
+                    if let Err(e) = sink.check_table_name(name) {
+                        diags.push(Diagnostic::from_config(e, input.span()));
+                    }
                     let table = sink.table_name(name);
                     if let Some(other) = seen_tables.insert(table.clone(), name.clone()) {
                         diags.push(Diagnostic::new(
@@ -507,6 +510,10 @@ fn compile_marts(
                 continue;
             }
         };
+        if let Err(e) = node.sink.check_table_name(&c.id) {
+            diags.push(Diagnostic::from_config(e, c.id_span.clone()));
+            continue;
+        }
         let table = node.sink.table_name(&c.id);
         if let Some(other) = node
             .inputs

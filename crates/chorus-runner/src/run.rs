@@ -188,7 +188,12 @@ async fn publish(plan: &Plan, record: &CommitRecord) -> Result<()> {
         node.sink
             .publish(&record.run_id, &tables)
             .await
-            .map_err(|e| e.context(format!("failed to publish to sink \"{sink_id}\"")))?;
+            .map_err(|e| {
+                e.context(format!(
+                    "failed to publish to sink \"{sink_id}\" at {}",
+                    node.sink.location()
+                ))
+            })?;
     }
     Ok(())
 }
@@ -329,12 +334,17 @@ pub async fn run(plan: &Plan, opts: &RunOptions, observer: Arc<dyn Observer>) ->
         };
         let sink = Arc::clone(&node.sink);
         let (si, input, sink_id, run_id) = (*si, input.clone(), node.id.clone(), run_id.clone());
+        let location = node.sink.location();
         tasks.spawn(async move {
             let result = AssertUnwindSafe(sink.write(&spec, &run_id, receiver_stream(rx)))
                 .catch_unwind()
                 .await
                 .unwrap_or_else(|p| Err(panic_error(&format!("sink \"{sink_id}\""), p)))
-                .map_err(|e| e.context(format!("sink \"{sink_id}\" failed to write \"{input}\"")));
+                .map_err(|e| {
+                    e.context(format!(
+                        "sink \"{sink_id}\" failed to write \"{input}\" under {location}"
+                    ))
+                });
             Done::Table(si, input, result)
         });
     }
