@@ -9,6 +9,7 @@ mod brand_awareness;
 mod crash;
 mod delta;
 mod demo;
+mod disk;
 mod drift;
 mod engagement;
 mod ga4;

@@ -170,9 +170,7 @@ impl Settings {
                 ),
             ));
         }
-        if !(raw.base_url.starts_with("https://") || raw.base_url.starts_with("http://")) {
-            return Err(error(config, "base_url", "base_url must be an http(s) URL"));
-        }
+        chorus_http::check_base_url(config, "base_url", &raw.base_url)?;
         let reports = match raw.reports {
             Some(reports) => {
                 check_reports(&reports, config)?;

@@ -761,7 +761,7 @@ impl Inner {
             }
             match page.paging.and_then(|p| p.next) {
                 Some(next) if pages < crate::graph::MAX_PAGES => {
-                    req = Graph::next_request(&first, next);
+                    req = Graph::next_request(&first, next, &doing)?;
                 }
                 Some(_) => {
                     return Err(Error::new(

@@ -111,12 +111,7 @@ impl Access {
             )
             .with_help(format!("write it like \"{DEFAULT_API_VERSION}\"")));
         }
-        if !(self.base_url.starts_with("https://") || self.base_url.starts_with("http://")) {
-            return Err(ConfigError::new(
-                "base_url must be an http(s) URL",
-                Some(config.span_of("base_url")),
-            ));
-        }
+        chorus_http::check_base_url(config, "base_url", &self.base_url)?;
         Ok(())
     }
 

@@ -344,13 +344,16 @@ impl Graph {
     }
 
     /// The request for the page after `base`, from a `paging.next` URL (which already holds
-    /// every parameter, and a query token when the API echoes one).
-    pub fn next_request(base: &Request, next: String) -> Request {
-        Request {
-            url: next,
+    /// every parameter, and a query token when the API echoes one). A next URL on another
+    /// origin than `base` is refused: the token would go there.
+    pub fn next_request(base: &Request, next: String, doing: &str) -> Result<Request> {
+        let url = chorus_http::check_next_url(&base.full_url()?, &next)
+            .map_err(|reason| Error::new(ErrorKind::External, format!("{doing}: {reason}")))?;
+        Ok(Request {
+            url: url.into(),
             query: Vec::new(),
             ..base.clone()
-        }
+        })
     }
 }
 
@@ -400,7 +403,9 @@ impl Pager {
         let resp = self.graph.get(&req, &self.doing).await?;
         let (batch, next) = Graph::decode_page(&self.decoder, &resp, &self.doing)?;
         self.pages += 1;
-        self.next = next.map(|n| Graph::next_request(&self.base, n));
+        self.next = next
+            .map(|n| Graph::next_request(&self.base, n, &self.doing))
+            .transpose()?;
         Ok(Some(batch))
     }
 }

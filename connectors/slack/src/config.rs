@@ -123,13 +123,7 @@ impl SlackConfig {
                 ));
             }
         }
-        if !(self.base_url.starts_with("https://") || self.base_url.starts_with("http://")) {
-            return Err(ConfigError::new(
-                "base_url must be an http(s) URL",
-                Some(config.span_of("base_url")),
-            )
-            .with_help(format!("write it like \"{DEFAULT_BASE_URL}\"")));
-        }
+        chorus_http::check_base_url(config, "base_url", &self.base_url)?;
         if let Some(list) = &self.channels
             && let Some(i) = list
                 .iter()

@@ -158,12 +158,7 @@ impl TwitterConfig {
                 Some(config.span_of("page_size")),
             ));
         }
-        if !(self.base_url.starts_with("https://") || self.base_url.starts_with("http://")) {
-            return Err(ConfigError::new(
-                "base_url must be an http(s) URL",
-                Some(config.span_of("base_url")),
-            ));
-        }
+        chorus_http::check_base_url(config, "base_url", &self.base_url)?;
         let start = match &self.start_time {
             None => None,
             Some(text) => {

@@ -107,12 +107,7 @@ impl ZendeskConfig {
         let base = self.base_url.as_deref().filter(|b| !b.trim().is_empty());
         let host = match (base, self.subdomain.as_deref()) {
             (Some(b), _) => {
-                if !(b.starts_with("https://") || b.starts_with("http://")) {
-                    return Err(ConfigError::new(
-                        "base_url must be an http(s) URL",
-                        Some(config.span_of("base_url")),
-                    ));
-                }
+                chorus_http::check_base_url(config, "base_url", b)?;
                 b.trim_end_matches('/').to_owned()
             }
             (None, Some(s)) if valid_subdomain(s) => format!("https://{s}.zendesk.com"),

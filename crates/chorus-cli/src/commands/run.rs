@@ -116,6 +116,11 @@ pub async fn run(ctx: &Context, args: RunArgs) -> u8 {
             eprintln!("error: stream \"{}\" {}: {e}", s.id, status_word(s.status));
         }
     }
+    // A failure of the run as a whole (the commit record, the state store) belongs to no
+    // stream; without this line a full disk at commit time would fail silently.
+    if let Some(e) = &report.summary.error {
+        eprintln!("error: run of pipeline \"{}\" failed: {e}", plan.name);
+    }
     exit::for_failures(&report.failures)
 }
 
