@@ -64,7 +64,10 @@ fn arrive(dir: &Path) {
         ),
     ] {
         if dir.join(from).exists() {
-            std::fs::rename(dir.join(from), dir.join(to)).unwrap();
+            // Written afresh, as an arriving file is: a rename would keep the modification
+            // time from before the first run, and the files connector reads on mtime.
+            std::fs::copy(dir.join(from), dir.join(to)).unwrap();
+            std::fs::remove_file(dir.join(from)).unwrap();
         }
     }
 }
@@ -84,9 +87,9 @@ step() {  # step NAME: run chorus, keep its exit code, stderr and a copy of the 
   cp -a out "steps/$name.out"
   rm -f "steps/$name.out/ballast"
 }
-arrive() {
-  mv next/crm/contacts_2024_03.csv data/crm/
-  mv next/costs/ad_costs_2024_03.ndjson data/costs/
+arrive() {  # written afresh (cp, not mv), so the files carry a modification time after the first run
+  cp next/crm/contacts_2024_03.csv data/crm/ && rm next/crm/contacts_2024_03.csv
+  cp next/costs/ad_costs_2024_03.ndjson data/costs/ && rm next/costs/ad_costs_2024_03.ndjson
 }
 "#;
     let mut cmd = Command::new("unshare");
@@ -215,7 +218,11 @@ step again
         assert_eq!(
             visible(&again.out),
             expected,
-            "{free_kib} KiB free, then space"
+            "{free_kib} KiB free, then space; the full run exited {}: {}\nthen: {}\nfiles: {:?}",
+            full.code,
+            full.err,
+            again.err,
+            files_below(&again.out)
         );
         let staging = files_below(&again.out.join("_chorus/staging"));
         assert!(staging.is_empty(), "left in staging: {staging:?}");
