@@ -10,6 +10,7 @@ from the environment:
   CHORUS_BIN        the chorus binary (release build)
   BENCH_PYTHON      the venv python with dlt (empty: skip dlt)
   BENCH_REPEAT      runs of each chorus measurement, the best kept (default 1)
+  BENCH_SINK_OPTIONS  extra `parquet` sink settings, `;`-separated (default: none)
 """
 
 import json
@@ -29,6 +30,7 @@ PORT = int(os.environ.get("BENCH_PORT", "18931"))
 CHORUS = os.environ.get("CHORUS_BIN", "chorus")
 PYTHON = os.environ.get("BENCH_PYTHON", "")
 REPEAT = max(1, int(os.environ.get("BENCH_REPEAT", "1")))
+SINK_OPTIONS = os.environ.get("BENCH_SINK_OPTIONS", "")  # e.g. "compression_level = 1"
 BASE = f"http://127.0.0.1:{PORT}"
 TOKEN = "EAAbenchToken0chorus"
 
@@ -195,6 +197,7 @@ def pipeline(meta, name) -> str:
         inputs.append(f'"{src}.posts"')
     lines.append(
         f'[sinks.lake]\ntype = "parquet"\ninputs = [{", ".join(inputs)}]\npath = "lake"\n'
+        + SINK_OPTIONS.replace(";", "\n") + "\n"
     )
     path = os.path.join(folder, "pipeline.toml")
     with open(path, "w") as f:
@@ -316,8 +319,8 @@ def report(r) -> None:
         dwall, drss, dcpu = r["dlt_small"]
         cwall, crss, _ = r["chorus_small"]
         line(f"dlt, 1 chain, {k(s['small'])} posts", f"{dwall:.2f} s ({s['small'] / dwall / 1000:.1f}k posts/s, {drss:.0f} MB, {dcpu:.1f} s CPU)", "", None)
-        line("  dlt / chorus (wall)", f"{dwall / cwall:.1f} x faster", "report", None)
-        line("  dlt / chorus (peak RSS)", f"{drss / crss:.1f} x smaller", "report", None)
+        line("  chorus vs dlt, wall time", f"{dwall / cwall:.1f} x faster", "(reported)", None)
+        line("  chorus vs dlt, peak RSS", f"{drss / crss:.1f} x smaller", "(reported)", None)
     w = [max(len(x[i]) for x in rows) for i in range(4)]
     head = ("measurement", "value", "target", "result")
     w = [max(w[i], len(head[i])) for i in range(4)]
