@@ -487,6 +487,19 @@ mod tests {
     }
 
     #[test]
+    fn peek_next_reads_the_link_at_the_end_and_only_there() {
+        let body = br#"{"data":[{"id":"1","message":"\"paging\": {\"next\": \"x\"}"}],"paging":{"cursors":{"before":"a","after":"b"},"next":"https://graph.facebook.com/v25.0/1/posts?after=b"}}"#;
+        assert_eq!(
+            peek_next(body).as_deref(),
+            Some("https://graph.facebook.com/v25.0/1/posts?after=b")
+        );
+        let last = br#"{"data":[],"paging":{"cursors":{"before":"a","after":"b"}}}"#;
+        assert_eq!(peek_next(last), None);
+        assert_eq!(peek_next(br#"{"data":[]}"#), None);
+        assert_eq!(peek_next(b"not json"), None);
+    }
+
+    #[test]
     fn usage_reads_every_header_and_tolerates_none() {
         assert_eq!(usage(&HeaderMap::new()), Usage::default());
         let u = usage(&headers(&[
