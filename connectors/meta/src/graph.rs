@@ -359,6 +359,12 @@ impl Graph {
 
 /// Pages through one edge: each call returns the next page's rows until `paging.next` is
 /// gone. An empty page with a `next` link is followed, as Meta documents.
+///
+/// The next page is requested while the current one decodes: `paging` comes after `data` in
+/// Graph answers, so [`peek_next`] reads the `next` link from the end of the body at once and
+/// the request for it starts on its own task. The full decode then confirms the link; a
+/// request for anything else is abandoned and the right page fetched in order, so the pages
+/// read are exactly the ones the links name.
 pub struct Pager {
     graph: Arc<Graph>,
     decoder: Arc<PageDecoder>,
@@ -366,6 +372,35 @@ pub struct Pager {
     next: Option<Request>,
     pages: u64,
     doing: String,
+    prefetch: Option<Prefetch>,
+}
+
+/// A page requested before its link was confirmed.
+struct Prefetch {
+    url: String,
+    task: tokio::task::JoinHandle<Result<Response>>,
+}
+
+impl Drop for Pager {
+    fn drop(&mut self) {
+        if let Some(p) = self.prefetch.take() {
+            p.task.abort();
+        }
+    }
+}
+
+/// The `paging.next` link of a Graph answer, read from the end of the body without decoding
+/// the records; `None` when the body does not end with a `paging` object holding one.
+pub fn peek_next(body: &[u8]) -> Option<String> {
+    const KEY: &[u8] = b"\"paging\":";
+    let at = body.windows(KEY.len()).rposition(|w| w == KEY)?;
+    #[derive(Deserialize)]
+    struct Paging {
+        next: Option<String>,
+    }
+    let mut values =
+        serde_json::Deserializer::from_slice(&body[at + KEY.len()..]).into_iter::<Paging>();
+    values.next()?.ok()?.next.filter(|n| !n.is_empty())
 }
 
 impl Pager {
@@ -383,6 +418,7 @@ impl Pager {
             next: Some(first),
             pages: 0,
             doing,
+            prefetch: None,
         }
     }
 
@@ -400,7 +436,28 @@ impl Pager {
                 ),
             ));
         }
-        let resp = self.graph.get(&req, &self.doing).await?;
+        let resp = match self.prefetch.take() {
+            Some(p) if p.url == req.url => p.task.await.map_err(|e| {
+                Error::internal(format!("{}: a page request failed: {e}", self.doing))
+            })??,
+            other => {
+                if let Some(p) = other {
+                    p.task.abort();
+                }
+                self.graph.get(&req, &self.doing).await?
+            }
+        };
+        if self.pages + 1 < MAX_PAGES
+            && let Some(url) = peek_next(&resp.body)
+        {
+            let graph = Arc::clone(&self.graph);
+            let ahead = Graph::next_request(&self.base, url.clone());
+            let doing = self.doing.clone();
+            self.prefetch = Some(Prefetch {
+                url,
+                task: tokio::spawn(async move { graph.get(&ahead, &doing).await }),
+            });
+        }
         let (batch, next) = Graph::decode_page(&self.decoder, &resp, &self.doing)?;
         self.pages += 1;
         self.next = next
@@ -432,6 +489,19 @@ mod tests {
             h.insert(*k, HeaderValue::from_str(v).unwrap());
         }
         h
+    }
+
+    #[test]
+    fn peek_next_reads_the_link_at_the_end_and_only_there() {
+        let body = br#"{"data":[{"id":"1","message":"\"paging\": {\"next\": \"x\"}"}],"paging":{"cursors":{"before":"a","after":"b"},"next":"https://graph.facebook.com/v25.0/1/posts?after=b"}}"#;
+        assert_eq!(
+            peek_next(body).as_deref(),
+            Some("https://graph.facebook.com/v25.0/1/posts?after=b")
+        );
+        let last = br#"{"data":[],"paging":{"cursors":{"before":"a","after":"b"}}}"#;
+        assert_eq!(peek_next(last), None);
+        assert_eq!(peek_next(br#"{"data":[]}"#), None);
+        assert_eq!(peek_next(b"not json"), None);
     }
 
     #[test]

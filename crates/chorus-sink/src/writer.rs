@@ -3,6 +3,11 @@
 //! Rows are split by the day of the partition column, when there is one; each partition has its
 //! own open file, rolled when it reaches the target size. At most [`MAX_OPEN_FILES`] files are
 //! open at once, so a backfill over many days does not hold a row group per day in memory.
+//!
+//! Encoding (Arrow to Parquet pages, compression) is CPU work: it runs on tokio's blocking
+//! threads, so the async threads keep fetching and decoding pages while a batch is compressed.
+//! A row group is closed once the writer buffers [`ROW_GROUP_BYTES`], so memory stays flat
+//! however many rows a file gets.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -11,11 +16,12 @@ use arrow::array::{Array, AsArray, UInt32Array};
 use arrow::compute::{cast, take_record_batch};
 use arrow::datatypes::{DataType, Date32Type, SchemaRef};
 use arrow::record_batch::RecordBatch;
+use bytes::Bytes;
 use chorus_core::failpoint;
 use chorus_core::{Error, Result};
 use object_store::ObjectStore;
 use object_store::path::Path;
-use parquet::arrow::AsyncArrowWriter;
+use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression as Codec, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use serde::{Deserialize, Serialize};
@@ -26,6 +32,13 @@ use crate::upload::ObjectWriter;
 
 /// The most files one table writer keeps open.
 pub const MAX_OPEN_FILES: usize = 16;
+
+/// The memory (encoded pages and dictionaries) at which the Parquet writer closes a row group.
+///
+/// A row group is held in memory until it is closed, so without this bound a file's first
+/// million rows would all be buffered. 8 MiB of compressed pages per row group is still large
+/// enough for readers to read and skip efficiently.
+pub const ROW_GROUP_BYTES: usize = 8 * 1024 * 1024;
 
 /// A staged file and where publishing moves it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -61,7 +74,10 @@ pub fn writer_properties(config: &ParquetSinkConfig) -> Result<WriterProperties>
 }
 
 struct OpenFile {
-    writer: AsyncArrowWriter<ObjectWriter>,
+    /// The encoder; `None` only while a blocking thread has it.
+    encoder: Option<ArrowWriter<Vec<u8>>>,
+    /// Where the encoded bytes go (aborted on failure, so no upload is left behind).
+    sink: ObjectWriter,
     from: Path,
     to: Path,
     rows: u64,
@@ -148,13 +164,18 @@ impl TableWriter {
             .open
             .get_mut(&partition)
             .ok_or_else(|| Error::internal("open file vanished"))?;
-        file.writer
-            .write(batch)
-            .await
-            .map_err(|e| Error::io(format!("failed to write {}: {e}", file.from)))?;
+        let part = batch.clone();
+        let size = encode(file, move |w| {
+            w.write(&part)?;
+            if w.memory_size() >= ROW_GROUP_BYTES {
+                w.flush()?;
+            }
+            Ok(w.bytes_written() + w.in_progress_size())
+        })
+        .await?;
         file.rows += batch.num_rows() as u64;
         file.last_used = tick;
-        if file.writer.bytes_written() + file.writer.in_progress_size() >= self.target_bytes {
+        if size >= self.target_bytes {
             self.close(&partition).await?;
         }
         Ok(())
@@ -179,11 +200,15 @@ impl TableWriter {
             layout::staged_path(&self.run_id, &self.table, partition, &name)
         };
         let sink = ObjectWriter::new(Arc::clone(&self.store), from.clone());
-        let writer =
-            AsyncArrowWriter::try_new(sink, Arc::clone(&self.schema), Some(self.props.clone()))
-                .map_err(|e| Error::io(format!("failed to start {from}: {e}")))?;
+        let encoder = ArrowWriter::try_new(
+            Vec::new(),
+            Arc::clone(&self.schema),
+            Some(self.props.clone()),
+        )
+        .map_err(|e| Error::io(format!("failed to start {from}: {e}")))?;
         Ok(OpenFile {
-            writer,
+            encoder: Some(encoder),
+            sink,
             from,
             to,
             rows: 0,
@@ -204,22 +229,21 @@ impl TableWriter {
     }
 
     async fn close(&mut self, partition: &Option<String>) -> Result<()> {
-        let Some(file) = self.open.remove(partition) else {
+        let Some(mut file) = self.open.remove(partition) else {
             return Ok(());
         };
-        let OpenFile {
-            mut writer,
-            from,
-            to,
-            rows,
-            ..
-        } = file;
-        if let Err(e) = writer.finish().await {
-            // The upload is aborted by the object writer; make sure of it when the Parquet
-            // writer failed before reaching it.
-            writer.into_inner().abort().await;
-            return Err(Error::io(format!("failed to finish {from}: {e}")));
-        }
+        let finished = match encode(&mut file, |w| w.finish().map(|_| ())).await {
+            // The object writer aborts its upload when finishing fails.
+            Ok(()) => file.sink.finish().await.map_err(|e| {
+                crate::store::io_error(format!("failed to finish {}", file.from), e)
+            }),
+            Err(e) => {
+                file.sink.abort().await;
+                Err(e)
+            }
+        };
+        finished?;
+        let OpenFile { from, to, rows, .. } = file;
         let bytes = self
             .store
             .head(&from)
@@ -240,8 +264,8 @@ impl TableWriter {
     /// Abandons every open file: their uploads are aborted, so nothing of them remains. Files
     /// already closed stay in staging, which the runner cleans.
     pub async fn abort(mut self) {
-        for (_, file) in std::mem::take(&mut self.open) {
-            file.writer.into_inner().abort().await;
+        for (_, mut file) in std::mem::take(&mut self.open) {
+            file.sink.abort().await;
         }
     }
 
@@ -259,6 +283,35 @@ impl TableWriter {
 }
 
 use object_store::ObjectStoreExt as _;
+
+/// Runs `work` on a file's encoder on a blocking thread, then hands the bytes it encoded to
+/// the file's writer.
+async fn encode<T: Send + 'static>(
+    file: &mut OpenFile,
+    work: impl FnOnce(&mut ArrowWriter<Vec<u8>>) -> parquet::errors::Result<T> + Send + 'static,
+) -> Result<T> {
+    let mut encoder = file
+        .encoder
+        .take()
+        .ok_or_else(|| Error::internal(format!("the encoder of {} is gone", file.from)))?;
+    let (encoder, outcome) = tokio::task::spawn_blocking(move || {
+        let outcome = work(&mut encoder).map(|v| (v, std::mem::take(encoder.inner_mut())));
+        (encoder, outcome)
+    })
+    .await
+    .map_err(|e| Error::internal(format!("encoding {} failed: {e}", file.from)))?;
+    file.encoder = Some(encoder);
+    let (value, bytes) =
+        outcome.map_err(|e| Error::io(format!("failed to write {}: {e}", file.from)))?;
+    if !bytes.is_empty() {
+        file.sink
+            .write_bytes(Bytes::from(bytes))
+            .await
+            .map_err(|e| crate::store::io_error(format!("failed to write {}", file.from), e))?;
+    }
+    Ok(value)
+}
+
 
 /// Splits a batch by the UTC day of a date or timestamp column.
 pub fn split_by_day(batch: &RecordBatch, col: usize) -> Result<Vec<(Option<String>, RecordBatch)>> {
@@ -302,6 +355,84 @@ fn day_label(day: Option<i32>) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use arrow::array::StringArray;
+    use object_store::memory::InMemory;
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+
+    #[tokio::test]
+    async fn row_groups_close_at_their_byte_bound_and_every_row_is_written() {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("n", DataType::Int64, false),
+            Field::new("text", DataType::Utf8, false),
+        ]));
+        let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+        let props = WriterProperties::builder()
+            .set_compression(Codec::UNCOMPRESSED)
+            .build();
+        let mut writer = TableWriter::new(
+            Arc::clone(&store),
+            "r1",
+            "t",
+            Arc::clone(&schema),
+            None,
+            props,
+            usize::MAX,
+        );
+        // About 3 x ROW_GROUP_BYTES of distinct text, in small batches as connectors send them.
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let rows_per_batch = 100;
+        let batches = 3 * ROW_GROUP_BYTES / (rows_per_batch * 200);
+        for b in 0..batches {
+            let text: Vec<String> = (0..rows_per_batch)
+                .map(|_| {
+                    (0..25)
+                        .map(|_| {
+                            state ^= state << 13;
+                            state ^= state >> 7;
+                            state ^= state << 17;
+                            format!("{:08x}", state as u32)
+                        })
+                        .collect()
+                })
+                .collect();
+            let n = Int64Array::from_iter_values(
+                (0..rows_per_batch as i64).map(|i| i + (b * rows_per_batch) as i64),
+            );
+            let batch = RecordBatch::try_new(
+                Arc::clone(&schema),
+                vec![Arc::new(n), Arc::new(StringArray::from(text))],
+            )
+            .unwrap();
+            writer.write(&batch).await.unwrap();
+        }
+        let staged = writer.finish().await.unwrap();
+        assert_eq!(staged.len(), 1);
+        let total = (batches * rows_per_batch) as u64;
+        assert_eq!(staged[0].rows, total);
+        let bytes = store
+            .get(&Path::from(staged[0].from.as_str()))
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        let reader = SerializedFileReader::new(bytes).unwrap();
+        let meta = reader.metadata();
+        assert_eq!(meta.file_metadata().num_rows() as u64, total);
+        assert!(
+            meta.num_row_groups() >= 3,
+            "{} row groups",
+            meta.num_row_groups()
+        );
+        for rg in meta.row_groups() {
+            assert!(
+                rg.compressed_size() as usize <= 2 * ROW_GROUP_BYTES,
+                "a row group of {} bytes",
+                rg.compressed_size()
+            );
+        }
+    }
+
     use arrow::array::{Date32Array, Int64Array};
     use arrow::datatypes::{Field, Schema};
 
