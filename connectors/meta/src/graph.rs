@@ -447,14 +447,16 @@ impl Pager {
                 self.graph.get(&req, &self.doing).await?
             }
         };
+        // A link that fails the origin check is not requested ahead; the full decode below
+        // reports it.
         if self.pages + 1 < MAX_PAGES
             && let Some(url) = peek_next(&resp.body)
+            && let Ok(ahead) = Graph::next_request(&self.base, url, &self.doing)
         {
             let graph = Arc::clone(&self.graph);
-            let ahead = Graph::next_request(&self.base, url.clone());
             let doing = self.doing.clone();
             self.prefetch = Some(Prefetch {
-                url,
+                url: ahead.url.clone(),
                 task: tokio::spawn(async move { graph.get(&ahead, &doing).await }),
             });
         }

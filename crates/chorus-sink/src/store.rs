@@ -376,7 +376,11 @@ pub fn io_error(what: impl std::fmt::Display, err: object_store::Error) -> Error
         }
         _ => ErrorKind::Io,
     };
-    Error::new(kind, format!("{what}: {err}"))
+    match kind {
+        // Through Error::io, which adds what to do about a full disk or a read-only folder.
+        ErrorKind::Io => Error::io(format!("{what}: {err}")),
+        _ => Error::new(kind, format!("{what}: {err}")),
+    }
 }
 
 #[cfg(test)]
