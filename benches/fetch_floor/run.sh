@@ -30,7 +30,8 @@ command -v curl >/dev/null || apt-get install -y curl >/dev/null
 if [ -z "${CHORUS_BIN:-}" ]; then
   echo "[bench] building chorus (release)" >&2
   (cd "$repo" && cargo build --release --locked -q -p chorus-cli)
-  export CHORUS_BIN="${CARGO_TARGET_DIR:-$repo/target}/release/chorus"
+  target="${CARGO_TARGET_DIR:-$(cd "$repo" && cargo metadata --format-version 1 --no-deps | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')}"
+  export CHORUS_BIN="$target/release/chorus"
 fi
 
 if [ -z "${BENCH_SKIP_DLT:-}" ]; then
