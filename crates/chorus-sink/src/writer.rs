@@ -232,16 +232,17 @@ impl TableWriter {
         let Some(mut file) = self.open.remove(partition) else {
             return Ok(());
         };
-        let finished = match encode(&mut file, |w| w.finish().map(|_| ())).await {
-            // The object writer aborts its upload when finishing fails.
-            Ok(()) => file.sink.finish().await.map_err(|e| {
-                crate::store::io_error(format!("failed to finish {}", file.from), e)
-            }),
-            Err(e) => {
-                file.sink.abort().await;
-                Err(e)
-            }
-        };
+        let finished =
+            match encode(&mut file, |w| w.finish().map(|_| ())).await {
+                // The object writer aborts its upload when finishing fails.
+                Ok(()) => file.sink.finish().await.map_err(|e| {
+                    crate::store::io_error(format!("failed to finish {}", file.from), e)
+                }),
+                Err(e) => {
+                    file.sink.abort().await;
+                    Err(e)
+                }
+            };
         finished?;
         let OpenFile { from, to, rows, .. } = file;
         let bytes = self
@@ -311,7 +312,6 @@ async fn encode<T: Send + 'static>(
     }
     Ok(value)
 }
-
 
 /// Splits a batch by the UTC day of a date or timestamp column.
 pub fn split_by_day(batch: &RecordBatch, col: usize) -> Result<Vec<(Option<String>, RecordBatch)>> {
