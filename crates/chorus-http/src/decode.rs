@@ -121,6 +121,11 @@ impl Builder {
 /// Parses a timestamp as the platforms send them, to microseconds since the epoch.
 pub fn parse_timestamp(s: &str) -> Option<i64> {
     let s = s.trim();
+    // Nearly every value is ISO 8601 with a `Z`, `+00:00` or `+0000` offset; reading it by hand
+    // skips chrono's format-string machinery, which was 6 % of a posts run's CPU.
+    if let Some(t) = iso_timestamp(s.as_bytes()) {
+        return Some(t);
+    }
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Some(t.timestamp_micros());
     }
@@ -146,6 +151,59 @@ pub fn parse_timestamp(s: &str) -> Option<i64> {
         .ok()
         .filter(|f| f.is_finite())
         .map(|secs| (secs * 1e6) as i64)
+}
+
+/// `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM|±HHMM)` to microseconds since the epoch, or `None`
+/// for anything else (including leap seconds), which the general parser then tries.
+fn iso_timestamp(b: &[u8]) -> Option<i64> {
+    fn num(b: &[u8]) -> Option<u32> {
+        b.iter().try_fold(0u32, |n, c| {
+            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+        })
+    }
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let (year, month, day) = (num(&b[0..4])?, num(&b[5..7])?, num(&b[8..10])?);
+    let (hour, minute, second) = (num(&b[11..13])?, num(&b[14..16])?, num(&b[17..19])?);
+    if hour > 23 || minute > 59 || second > 59 {
+        return None;
+    }
+    let mut rest = &b[19..];
+    let mut micros = 0i64;
+    if let Some((b'.', frac)) = rest.split_first() {
+        let digits = frac.iter().take_while(|c| c.is_ascii_digit()).count();
+        if digits == 0 || digits > 9 {
+            return None;
+        }
+        let kept = &frac[..digits.min(6)];
+        micros = i64::from(num(kept)?) * 10i64.pow(6 - kept.len() as u32);
+        rest = &frac[digits..];
+    }
+    let offset_secs = match rest {
+        [b'Z'] => 0,
+        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] | [sign @ (b'+' | b'-'), h1, h2, m1, m2] => {
+            let (h, m) = (num(&[*h1, *h2])?, num(&[*m1, *m2])?);
+            if h > 23 || m > 59 {
+                return None;
+            }
+            let secs = i64::from(h * 3600 + m * 60);
+            if *sign == b'-' { -secs } else { secs }
+        }
+        _ => return None,
+    };
+    let date = NaiveDate::from_ymd_opt(i32::try_from(year).ok()?, month, day)?;
+    let local = date
+        .and_hms_opt(hour, minute, second)?
+        .and_utc()
+        .timestamp();
+    Some((local - offset_secs) * 1_000_000 + micros)
 }
 
 /// Parses `YYYY-MM-DD` or `YYYYMMDD` to days since the epoch.
@@ -915,5 +973,54 @@ mod tests {
         }
         assert_eq!(parse_date("20240105"), parse_date("2024-01-05"));
         assert_eq!(parse_timestamp("soon"), None);
+    }
+
+    /// The hand-written ISO reader agrees with chrono on everything it accepts, and leaves
+    /// everything else to it.
+    #[test]
+    fn the_fast_iso_reader_agrees_with_chrono() {
+        let slow = |s: &str| {
+            DateTime::parse_from_rfc3339(s)
+                .or_else(|_| DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%z"))
+                .or_else(|_| DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f%z"))
+                .ok()
+                .map(|t| t.timestamp_micros())
+        };
+        for s in [
+            "2024-01-05T10:00:00Z",
+            "2024-01-05T10:00:00+0000",
+            "2024-01-05T11:30:00+01:30",
+            "2024-01-05T05:00:00-0500",
+            "2024-01-05T05:00:00-05:00",
+            "2024-01-05T10:00:00.5Z",
+            "2024-01-05T10:00:00.123456Z",
+            "2024-01-05T10:00:00.123456789+0000",
+            "1969-12-31T23:59:59.999999Z",
+            "2024-02-29T00:00:00Z",
+            "0001-01-01T00:00:00Z",
+        ] {
+            let fast = iso_timestamp(s.as_bytes());
+            assert!(fast.is_some(), "{s} should take the fast path");
+            assert_eq!(fast, slow(s), "{s}");
+        }
+        for s in [
+            "2023-02-29T00:00:00Z",
+            "2024-01-05T24:00:00Z",
+            "2024-01-05T10:00:60Z",
+            "2024-01-05T10:00:00",
+            "2024-01-05 10:00:00Z",
+            "2024-01-05T10:00:00.Z",
+            "2024-01-05T10:00:00+5",
+            "2024-01-05T10:00:00+25:00",
+            "2024-01-05T10:00:00Zjunk",
+            "2024-1-05T10:00:00Z",
+            "+2024-01-05T10:00:00Z",
+        ] {
+            assert_eq!(iso_timestamp(s.as_bytes()), None, "{s}");
+        }
+        assert_eq!(
+            parse_timestamp("2024-01-05 10:00:00"),
+            Some(1_704_448_800_000_000)
+        );
     }
 }
