@@ -28,7 +28,7 @@ use chorus_sink::{ParquetSinkFactory, SinkSettings};
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
 use deltalake::kernel::{Action, Add, MetadataExt, Remove, StructType, Transaction};
 use deltalake::protocol::{DeltaOperation, SaveMode};
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
 use serde::{Deserialize, Serialize};
@@ -263,26 +263,11 @@ impl Sink for DeltaSink {
             .map(|(path, _, _)| format!("{name}/{path}"))
             .collect();
         files.sort();
-        let schema = Arc::clone(&spec.schema);
-        let batches = futures::stream::iter(files)
-            .then(move |path| {
-                let store = Arc::clone(&store);
-                async move { chorus_sink::reader::read_file(&store, &path).await }
-            })
-            .try_flatten()
-            .map(move |batch| {
-                let batch = batch?;
-                arrow::record_batch::RecordBatch::try_new(
-                    Arc::clone(&schema),
-                    batch.columns().to_vec(),
-                )
-                .map_err(|e| {
-                    Error::contract(format!(
-                        "a committed file does not have the table's current columns ({e}); rebuild the table with --full-refresh"
-                    ))
-                })
-            });
-        Ok(Some(Box::pin(batches)))
+        Ok(Some(chorus_sink::reader::read_files(
+            store,
+            files,
+            Arc::clone(&spec.schema),
+        )))
     }
 
     async fn write(

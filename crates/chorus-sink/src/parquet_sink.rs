@@ -338,27 +338,11 @@ impl Sink for ParquetSink {
             .await
             .map_err(|e| io_error(format!("failed to list table {name}"), e))?;
         files.sort();
-        let schema = Arc::clone(&table.schema);
-        let batches = futures::stream::iter(files)
-            .then(move |path| {
-                let store = Arc::clone(&store);
-                async move { crate::reader::read_file(&store, &path).await }
-            })
-            .try_flatten()
-            .map(move |batch| {
-                let batch = batch?;
-                // Files carry the table's columns; take them under the declared schema.
-                arrow::record_batch::RecordBatch::try_new(
-                    Arc::clone(&schema),
-                    batch.columns().to_vec(),
-                )
-                .map_err(|e| {
-                    Error::contract(format!(
-                        "a committed file does not have the table's current columns ({e}); rebuild the table with --full-refresh"
-                    ))
-                })
-            });
-        Ok(Some(Box::pin(batches)))
+        Ok(Some(crate::reader::read_files(
+            store,
+            files,
+            Arc::clone(&table.schema),
+        )))
     }
 
     async fn write(

@@ -7,7 +7,7 @@ use arrow::record_batch::RecordBatch;
 use bytes::Bytes;
 use chorus_core::{Error, Result};
 use futures::future::BoxFuture;
-use futures::{FutureExt, Stream, TryFutureExt, TryStreamExt};
+use futures::{FutureExt, Stream, StreamExt, TryFutureExt, TryStreamExt};
 use object_store::path::Path;
 use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt};
 use parquet::arrow::ParquetRecordBatchStreamBuilder;
@@ -102,4 +102,28 @@ pub async fn read_file(
         .map_err(|e| Error::io(format!("failed to read {path}: {e}")))?;
     let path = path.to_owned();
     Ok(stream.map_err(move |e| Error::io(format!("failed to read {path}: {e}"))))
+}
+
+/// The rows of `files` (sorted by the caller), read one after another and taken under
+/// `schema`: a file whose columns no longer match fails the stream with what to do.
+pub fn read_files(
+    store: Arc<dyn ObjectStore>,
+    files: Vec<String>,
+    schema: arrow::datatypes::SchemaRef,
+) -> chorus_core::BatchStream {
+    let batches = futures::stream::iter(files)
+        .then(move |path| {
+            let store = Arc::clone(&store);
+            async move { read_file(&store, &path).await }
+        })
+        .try_flatten()
+        .map(move |batch| {
+            let batch = batch?;
+            RecordBatch::try_new(Arc::clone(&schema), batch.columns().to_vec()).map_err(|e| {
+                Error::contract(format!(
+                    "a committed file does not have the table's current columns ({e}); rebuild the table with --full-refresh"
+                ))
+            })
+        });
+    Box::pin(batches)
 }
