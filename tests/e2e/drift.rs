@@ -1,4 +1,5 @@
-//! Schema drift and bad data: a field the API adds is ignored; a field whose type changes
+//! Schema drift and bad data: a field the API adds is ignored, or kept in `_extra_fields` when
+//! the source asks for it; a field whose type changes
 //! fails that stream with exit 65, naming the column, and commits nothing for it while the
 //! other streams commit; HTML error pages and broken JSON are retried, then end in an error
 //! that says what came back.
@@ -23,8 +24,13 @@ fn freshdesk(tickets: String) -> u16 {
 }
 
 fn run(dir: &Path, port: u16) -> std::process::Output {
+    run_with(dir, port, "")
+}
+
+/// [`run`] with `settings` added to the source.
+fn run_with(dir: &Path, port: u16, settings: &str) -> std::process::Output {
     let text = format!(
-        "[pipeline]\nname = \"drift\"\n\n[sources.fd]\ntype = \"freshdesk\"\ndomain = \"acme\"\napi_key = \"${{FD_KEY}}\"\nstart_date = \"2026-09-01\"\nbase_url = \"http://127.0.0.1:{port}\"\nstreams = [\"tickets\", \"satisfaction_ratings\"]\n\n[sinks.lake]\ntype = \"parquet\"\ninputs = [\"fd.tickets\", \"fd.satisfaction_ratings\"]\npath = \"out\"\n"
+        "[pipeline]\nname = \"drift\"\n\n[sources.fd]\n{settings}type = \"freshdesk\"\ndomain = \"acme\"\napi_key = \"${{FD_KEY}}\"\nstart_date = \"2026-09-01\"\nbase_url = \"http://127.0.0.1:{port}\"\nstreams = [\"tickets\", \"satisfaction_ratings\"]\n\n[sinks.lake]\ntype = \"parquet\"\ninputs = [\"fd.tickets\", \"fd.satisfaction_ratings\"]\npath = \"out\"\n"
     );
     std::fs::write(dir.join("drift.toml"), text).unwrap();
     output(
@@ -47,6 +53,45 @@ fn a_new_field_is_ignored() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let rows = table_columns(&dir.path().join("out/fd__tickets"), &["id", "priority"]);
     assert_eq!(rows, vec![vec!["200".to_owned(), "2".to_owned()]]);
+}
+
+#[test]
+fn a_new_field_is_kept_when_the_source_asks() {
+    let added = TICKET.replace(
+        "\"spam\":false,",
+        "\"spam\":false,\"sentiment_score\":0.70,\"ai_summary\":{\"text\":\"late\",\"tags\":[1,2]},",
+    );
+    let plain = TICKET.replace("\"id\":200,", "\"id\":201,");
+    let dir = tempfile::tempdir().unwrap();
+    let port = freshdesk(format!("[{added},{plain}]"));
+    let out = run_with(dir.path(), port, "keep_unknown_fields = true\n");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let mut rows = table_columns(
+        &dir.path().join("out/fd__tickets"),
+        &["id", "priority", "_extra_fields"],
+    );
+    rows.sort();
+    assert_eq!(rows.len(), 2);
+    for row in &rows {
+        assert_eq!(row[1], "2", "the columns read are unchanged: {row:?}");
+        let extra: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(&row[2]).unwrap_or_else(|e| panic!("{e}: {}", row[2]));
+        // What chorus does not read, as Freshdesk wrote it; nothing it does read.
+        assert_eq!(extra["custom_fields"], serde_json::json!({}));
+        assert_eq!(extra["fr_escalated"], serde_json::json!(false));
+        for read in ["id", "priority", "stats", "subject", "updated_at", "type"] {
+            assert!(!extra.contains_key(read), "{read} in {}", row[2]);
+        }
+        let new = extra.contains_key("sentiment_score");
+        assert_eq!(new, row[0] == "200", "{row:?}");
+        assert_eq!(new, extra.contains_key("ai_summary"), "{row:?}");
+    }
+    assert!(
+        rows[0][2].contains(r#""sentiment_score":0.70"#)
+            && rows[0][2].contains(r#""ai_summary":{"text":"late","tags":[1,2]}"#),
+        "values are kept as written: {}",
+        rows[0][2]
+    );
 }
 
 #[test]

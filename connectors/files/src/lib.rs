@@ -55,6 +55,10 @@ primary_key = ["id"]
 "#;
 
 impl Connector for FilesConnector {
+    fn keeps_unknown_fields(&self) -> std::result::Result<(), &'static str> {
+        Err("a files source already keeps every column it finds: its schema is read from the files")
+    }
+
     fn doc(&self) -> ConnectorDoc {
         let key = ConfigKeyDoc::plain;
         ConnectorDoc {

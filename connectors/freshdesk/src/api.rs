@@ -6,7 +6,7 @@
 //! credentials and permissions, `{"description":"Validation failed","errors":[…]}` for bad
 //! parameters. 429 carries `Retry-After`, which the kit honours.
 
-use chorus_core::{ErrorKind, Result};
+use chorus_core::{Error, ErrorKind, Result};
 use chorus_http::{HttpClient, Request, ResponseHook, Verdict};
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
@@ -327,6 +327,26 @@ pub async fn get_page<T: DeserializeOwned>(
         has_next(&resp.headers)
     })
     .await
+}
+
+/// [`get_page`] for a list of records, each with the fields this connector does not read, as
+/// JSON, when `keep` (see `chorus_http::extra`).
+pub async fn get_records<T: DeserializeOwned>(
+    client: &HttpClient,
+    req: &Request,
+    doing: &str,
+    keep: bool,
+) -> Result<(Vec<(T, Option<String>)>, bool)> {
+    let (list, (more, extras)) =
+        chorus_http::json::get_with(client, req, "Freshdesk", doing, |resp| {
+            (
+                has_next(&resp.headers),
+                chorus_http::extra::of_page::<T>(keep, &resp.body, ""),
+            )
+        })
+        .await?;
+    let extras = extras.map_err(|e| Error::contract(format!("{doing}: {e}")))?;
+    Ok((chorus_http::extra::pair(list, extras), more))
 }
 
 #[cfg(test)]

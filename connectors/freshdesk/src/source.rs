@@ -17,10 +17,11 @@ use async_trait::async_trait;
 use chorus_core::schema::timestamp_type;
 use chorus_core::{
     BuildContext, CheckReport, ConfigError, ConfigKeyDoc, ConfigTable, Connector, ConnectorDoc,
-    Cursor, Error, ErrorKind, EventStream, ReadContext, Result, Secret, Source, Stream,
-    StreamEvent, StreamSpec, StreamState, SyncMode,
+    Cursor, EXTRA_FIELDS_COLUMN, Error, ErrorKind, EventStream, ReadContext, Result, Secret,
+    Source, Stream, StreamEvent, StreamSpec, StreamState, SyncMode,
 };
 use chorus_http::decode::parse_timestamp;
+use chorus_http::extra::{extra_array, with_extra_column};
 use chorus_http::produce::{Tx, events, send};
 use chorus_http::{Auth, ClientConfig, HttpClient, Request};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -79,6 +80,8 @@ pub struct Checked {
     pub host: String,
     /// The first instant of the first sync.
     pub start: DateTime<Utc>,
+    /// Whether each stream keeps the fields it does not read (`keep_unknown_fields`).
+    pub keep_unknown_fields: bool,
 }
 
 impl FreshdeskConfig {
@@ -122,7 +125,11 @@ impl FreshdeskConfig {
                 Some(config.span_of("page_size")),
             ));
         }
-        Ok(Checked { host, start })
+        Ok(Checked {
+            host,
+            start,
+            keep_unknown_fields: false,
+        })
     }
 }
 
@@ -179,16 +186,21 @@ impl Connector for Freshdesk {
     }
 
     fn fixed_streams(&self) -> Vec<StreamSpec> {
-        specs()
+        specs(false)
+    }
+
+    fn keeps_unknown_fields(&self) -> Result<(), &'static str> {
+        Ok(())
     }
 
     fn build(
         &self,
         config: &ConfigTable,
-        _cx: &BuildContext,
+        cx: &BuildContext,
     ) -> Result<Box<dyn Source>, ConfigError> {
         let settings: FreshdeskConfig = config.deserialize()?;
-        let checked = settings.validate(config)?;
+        let mut checked = settings.validate(config)?;
+        checked.keep_unknown_fields = cx.keep_unknown_fields;
         let source = FreshdeskSource::new(settings, checked, ClientConfig::default())
             .map_err(|e| ConfigError::new(e.to_string(), None))?;
         Ok(Box::new(source))
@@ -251,11 +263,11 @@ fn ratings_schema() -> SchemaRef {
     ]))
 }
 
-fn specs() -> Vec<StreamSpec> {
+fn specs(keep_unknown_fields: bool) -> Vec<StreamSpec> {
     let both = vec![SyncMode::FullRefresh, SyncMode::Incremental];
     let spec = |name: &str, schema, key: &str, cursor: &str| StreamSpec {
         name: name.into(),
-        schema,
+        schema: with_extra_column(schema, keep_unknown_fields),
         primary_key: vec![key.into()],
         cursor_field: Some(cursor.into()),
         sync_modes: both.clone(),
@@ -281,6 +293,7 @@ pub struct FreshdeskSource {
 
 struct Inner {
     settings: FreshdeskConfig,
+    keep: bool,
     start: DateTime<Utc>,
     client: HttpClient,
     root: String,
@@ -310,11 +323,12 @@ impl FreshdeskSource {
         let inner = Arc::new(Inner {
             root: format!("{}/api/v2", checked.host),
             start: checked.start,
+            keep: checked.keep_unknown_fields,
             settings,
             client,
         });
         let kinds = [Kind::Tickets, Kind::Conversations, Kind::Ratings];
-        let streams = specs()
+        let streams = specs(checked.keep_unknown_fields)
             .into_iter()
             .zip(kinds)
             .map(|(spec, kind)| {
@@ -391,6 +405,8 @@ fn micros(t: Option<&str>) -> Option<i64> {
 /// A ticket with its parsed times.
 struct Read {
     ticket: Ticket,
+    /// The fields of the ticket this connector does not read, when kept.
+    extra: Option<String>,
     created: i64,
     updated: i64,
 }
@@ -407,6 +423,8 @@ struct TicketPages<'a> {
     latest: (i64, HashSet<String>),
     done: bool,
     stats: bool,
+    /// Whether the tickets' unknown fields are kept (the `tickets` stream's).
+    keep_extra: bool,
 }
 
 impl TicketPages<'_> {
@@ -432,10 +450,10 @@ impl TicketPages<'_> {
             params.push(("include".into(), "stats".into()));
         }
         let req = Request::get(format!("{}/tickets", self.inner.root)).with_params(&params);
-        let (tickets, more): (Vec<Ticket>, bool) =
-            api::get_page(&self.inner.client, &req, &doing).await?;
+        let (tickets, more) =
+            api::get_records::<Ticket>(&self.inner.client, &req, &doing, self.keep_extra).await?;
         let mut rows = Vec::with_capacity(tickets.len());
-        for t in tickets {
+        for (t, extra) in tickets {
             let (Some(created), Some(updated)) = (
                 micros(t.created_at.as_deref()),
                 micros(t.updated_at.as_deref()),
@@ -447,6 +465,7 @@ impl TicketPages<'_> {
             };
             rows.push(Read {
                 ticket: t,
+                extra,
                 created,
                 updated,
             });
@@ -523,6 +542,7 @@ impl Inner {
             latest: (i64::MIN, HashSet::new()),
             done: false,
             stats: kind == Kind::Tickets,
+            keep_extra: kind == Kind::Tickets && self.keep,
         };
         let mut newest: Option<i64> = None;
         for _ in 0..MAX_PAGES {
@@ -566,7 +586,7 @@ impl Inner {
 
     /// Every conversation entry of `rows`' tickets, in one batch.
     async fn conversations_batch(&self, spec: &StreamSpec, rows: &[Read]) -> Result<RecordBatch> {
-        let mut entries: Vec<(Conversation, &Read)> = Vec::new();
+        let mut entries: Vec<((Conversation, Option<String>), &Read)> = Vec::new();
         for r in rows {
             let doing = format!(
                 "reading the conversation of Freshdesk ticket {}",
@@ -579,10 +599,11 @@ impl Inner {
                     ("per_page".into(), self.settings.page_size.to_string()),
                     ("page".into(), page.to_string()),
                 ]);
-                let (list, more): (Vec<Conversation>, bool) = match api::get_page(
+                let (list, more) = match api::get_records::<Conversation>(
                     &self.client,
                     &req,
                     &doing,
+                    self.keep,
                 )
                 .await
                 {
@@ -603,35 +624,43 @@ impl Inner {
                 page += 1;
             }
         }
-        let columns: Vec<ArrayRef> = vec![
-            strings(entries.iter().map(|(c, _)| Some(c.id.as_str()))),
-            strings(
-                entries
-                    .iter()
-                    .map(|(c, r)| Some(c.ticket_id.as_deref().unwrap_or(r.ticket.id.as_str()))),
-            ),
-            times(entries.iter().map(|(_, r)| Some(r.updated)).collect()),
-            times(
-                entries
-                    .iter()
-                    .map(|(c, _)| micros(c.created_at.as_deref()))
-                    .collect(),
-            ),
-            times(
-                entries
-                    .iter()
-                    .map(|(c, _)| micros(c.updated_at.as_deref()))
-                    .collect(),
-            ),
-            Arc::new(BooleanArray::from(
-                entries.iter().map(|(c, _)| c.incoming).collect::<Vec<_>>(),
-            )),
-            Arc::new(BooleanArray::from(
-                entries.iter().map(|(c, _)| c.private).collect::<Vec<_>>(),
-            )),
-            ints(entries.iter().map(|(c, _)| c.source)),
-            strings(entries.iter().map(|(c, _)| c.user_id.as_deref())),
-        ];
+        let mut columns: Vec<ArrayRef> =
+            vec![
+                strings(entries.iter().map(|((c, _), _)| Some(c.id.as_str()))),
+                strings(entries.iter().map(|((c, _), r)| {
+                    Some(c.ticket_id.as_deref().unwrap_or(r.ticket.id.as_str()))
+                })),
+                times(entries.iter().map(|(_, r)| Some(r.updated)).collect()),
+                times(
+                    entries
+                        .iter()
+                        .map(|((c, _), _)| micros(c.created_at.as_deref()))
+                        .collect(),
+                ),
+                times(
+                    entries
+                        .iter()
+                        .map(|((c, _), _)| micros(c.updated_at.as_deref()))
+                        .collect(),
+                ),
+                Arc::new(BooleanArray::from(
+                    entries
+                        .iter()
+                        .map(|((c, _), _)| c.incoming)
+                        .collect::<Vec<_>>(),
+                )),
+                Arc::new(BooleanArray::from(
+                    entries
+                        .iter()
+                        .map(|((c, _), _)| c.private)
+                        .collect::<Vec<_>>(),
+                )),
+                ints(entries.iter().map(|((c, _), _)| c.source)),
+                strings(entries.iter().map(|((c, _), _)| c.user_id.as_deref())),
+            ];
+        if self.keep {
+            columns.push(extra_array(entries.iter().map(|((_, e), _)| e.as_deref())));
+        }
         Ok(RecordBatch::try_new(Arc::clone(&spec.schema), columns)?)
     }
 
@@ -650,10 +679,11 @@ impl Inner {
                 ("per_page".into(), self.settings.page_size.to_string()),
                 ("page".into(), page.to_string()),
             ]);
-            let (list, more): (Vec<SatisfactionRating>, bool) =
-                api::get_page(&self.client, &req, doing).await?;
+            let (list, more) =
+                api::get_records::<SatisfactionRating>(&self.client, &req, doing, self.keep)
+                    .await?;
             let mut created = Vec::with_capacity(list.len());
-            for r in &list {
+            for (r, _) in &list {
                 let c = micros(r.created_at.as_deref()).ok_or_else(|| {
                     Error::contract(format!(
                         "{doing}: rating {} has no readable created_at; Freshdesk always sends it",
@@ -673,9 +703,9 @@ impl Inner {
                 newest = newest.max(Some(max));
             }
             if !keep.is_empty() {
-                let rows: Vec<&SatisfactionRating> = keep.iter().map(|&i| &list[i]).collect();
+                let rows: Vec<&SatisfactionRating> = keep.iter().map(|&i| &list[i].0).collect();
                 let value = |r: &SatisfactionRating| r.ratings.get("default_question").copied();
-                let columns: Vec<ArrayRef> = vec![
+                let mut columns: Vec<ArrayRef> = vec![
                     strings(rows.iter().map(|r| Some(r.id.as_str()))),
                     strings(rows.iter().map(|r| r.ticket_id.as_deref())),
                     strings(rows.iter().map(|r| r.survey_id.as_deref())),
@@ -692,6 +722,9 @@ impl Inner {
                             .collect(),
                     ),
                 ];
+                if self.keep {
+                    columns.push(extra_array(keep.iter().map(|&i| list[i].1.as_deref())));
+                }
                 let batch = RecordBatch::try_new(Arc::clone(&spec.schema), columns)?;
                 if !send(tx, StreamEvent::Batch(batch)).await {
                     return Ok(());
@@ -739,7 +772,7 @@ fn tickets_batch(spec: &StreamSpec, rows: &[Read]) -> Result<RecordBatch> {
         .iter()
         .map(|r| (!r.ticket.tags.is_empty()).then(|| r.ticket.tags.join(",")))
         .collect();
-    let columns: Vec<ArrayRef> = vec![
+    let mut columns: Vec<ArrayRef> = vec![
         strings(rows.iter().map(|r| Some(r.ticket.id.as_str()))),
         times(rows.iter().map(|r| Some(r.created)).collect()),
         times(rows.iter().map(|r| Some(r.updated)).collect()),
@@ -771,6 +804,9 @@ fn tickets_batch(spec: &StreamSpec, rows: &[Read]) -> Result<RecordBatch> {
         minutes(&first),
         minutes(&resolved),
     ];
+    if spec.schema.column_with_name(EXTRA_FIELDS_COLUMN).is_some() {
+        columns.push(extra_array(rows.iter().map(|r| r.extra.as_deref())));
+    }
     Ok(RecordBatch::try_new(Arc::clone(&spec.schema), columns)?)
 }
 

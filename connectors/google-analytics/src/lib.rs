@@ -51,6 +51,12 @@ start_date = "2026-01-01"
 "#;
 
 impl Connector for GoogleAnalytics {
+    fn keeps_unknown_fields(&self) -> std::result::Result<(), &'static str> {
+        Err(
+            "a report holds only the dimensions and metrics the request names, so there are no unknown fields to keep",
+        )
+    }
+
     fn doc(&self) -> ConnectorDoc {
         ConnectorDoc {
             name: "google_analytics",

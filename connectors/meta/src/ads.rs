@@ -157,6 +157,12 @@ level = "ad"                            # account | campaign | adset | ad
 "#;
 
 impl Connector for FacebookAds {
+    fn keeps_unknown_fields(&self) -> std::result::Result<(), &'static str> {
+        Err(
+            "the Graph API sends only the fields a request names in `fields=`, so there are no unknown fields to keep",
+        )
+    }
+
     fn doc(&self) -> ConnectorDoc {
         let mut keys = vec![ConfigKeyDoc::plain(
             "account_id",

@@ -100,6 +100,12 @@ start_date = "2026-01-01"
 "#;
 
 impl Connector for Instagram {
+    fn keeps_unknown_fields(&self) -> std::result::Result<(), &'static str> {
+        Err(
+            "the Graph API sends only the fields a request names in `fields=`, so there are no unknown fields to keep",
+        )
+    }
+
     fn doc(&self) -> ConnectorDoc {
         let mut keys = vec![ConfigKeyDoc::plain(
             "ig_user_id",

@@ -128,6 +128,12 @@ pub(crate) fn access_keys() -> Vec<ConfigKeyDoc> {
 }
 
 impl Connector for FacebookPages {
+    fn keeps_unknown_fields(&self) -> std::result::Result<(), &'static str> {
+        Err(
+            "the Graph API sends only the fields a request names in `fields=`, so there are no unknown fields to keep",
+        )
+    }
+
     fn doc(&self) -> ConnectorDoc {
         let mut keys = vec![ConfigKeyDoc::plain(
             "page_id",

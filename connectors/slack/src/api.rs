@@ -218,16 +218,34 @@ pub struct ResponseMetadata {
 pub trait Paged: DeserializeOwned {
     /// The next page's cursor, if there is one.
     fn next_cursor(&self) -> Option<&str>;
+
+    /// Gives each record the fields this connector does not read, from the page's `body`.
+    fn keep_unknown_fields(&mut self, body: &[u8]) -> std::result::Result<(), serde_json::Error>;
 }
 
 macro_rules! paged {
-    ($t:ty) => {
+    ($t:ty, $records:ident, $record:ty) => {
         impl Paged for $t {
             fn next_cursor(&self) -> Option<&str> {
                 self.response_metadata
                     .as_ref()
                     .and_then(|m| m.next_cursor.as_deref())
                     .filter(|c| !c.is_empty())
+            }
+
+            fn keep_unknown_fields(
+                &mut self,
+                body: &[u8],
+            ) -> std::result::Result<(), serde_json::Error> {
+                let extras = chorus_http::extra::unknown_fields(
+                    body,
+                    stringify!($records),
+                    chorus_http::extra::fields_of::<$record>(),
+                )?;
+                for (record, extra) in self.$records.iter_mut().zip(extras) {
+                    record.extra = extra;
+                }
+                Ok(())
             }
         }
     };
@@ -270,6 +288,9 @@ pub struct Channel {
     /// The purpose.
     #[serde(default)]
     pub purpose: Option<About>,
+    /// The fields this connector does not read, as JSON, when the source keeps them.
+    #[serde(skip)]
+    pub extra: Option<String>,
 }
 
 /// A `conversations.list` page.
@@ -282,7 +303,7 @@ pub struct ChannelsPage {
     #[serde(default)]
     pub response_metadata: Option<ResponseMetadata>,
 }
-paged!(ChannelsPage);
+paged!(ChannelsPage, channels, Channel);
 
 /// A member's profile.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -318,6 +339,9 @@ pub struct User {
     /// The last change, unix seconds.
     #[serde(default)]
     pub updated: Option<i64>,
+    /// The fields this connector does not read, as JSON, when the source keeps them.
+    #[serde(skip)]
+    pub extra: Option<String>,
 }
 
 /// A `users.list` page.
@@ -330,7 +354,7 @@ pub struct UsersPage {
     #[serde(default)]
     pub response_metadata: Option<ResponseMetadata>,
 }
-paged!(UsersPage);
+paged!(UsersPage, members, User);
 
 /// One reaction on a message.
 #[derive(Debug, Clone, Deserialize)]
@@ -369,6 +393,9 @@ pub struct Message {
     /// Reactions.
     #[serde(default)]
     pub reactions: Vec<Reaction>,
+    /// The fields this connector does not read, as JSON, when the source keeps them.
+    #[serde(skip)]
+    pub extra: Option<String>,
 }
 
 impl Message {
@@ -391,7 +418,7 @@ pub struct MessagesPage {
     #[serde(default)]
     pub response_metadata: Option<ResponseMetadata>,
 }
-paged!(MessagesPage);
+paged!(MessagesPage, messages, Message);
 
 /// The `auth.test` answer.
 #[derive(Debug, Clone, Deserialize)]
@@ -417,6 +444,8 @@ pub struct AuthTest {
 pub struct Api {
     root: String,
     clients: Vec<Arc<HttpClient>>,
+    /// Whether paged records keep the fields this connector does not read.
+    keep_unknown_fields: bool,
 }
 
 impl Api {
@@ -426,6 +455,7 @@ impl Api {
         base_url: &str,
         pacing: &Pacing,
         config: &ClientConfig,
+        keep_unknown_fields: bool,
     ) -> Result<Self> {
         let clients = Method::ALL
             .iter()
@@ -443,6 +473,7 @@ impl Api {
         Ok(Self {
             root: base_url.trim_end_matches('/').to_owned(),
             clients,
+            keep_unknown_fields,
         })
     }
 
@@ -471,6 +502,33 @@ impl Api {
         method: Method,
         params: &[(String, String)],
     ) -> Result<std::result::Result<T, SlackError>> {
+        self.call_with(method, params, |_, _| Ok(())).await
+    }
+
+    /// [`Api::call`] for a paged method: with the source's `keep_unknown_fields`, each record
+    /// keeps the fields this connector does not read.
+    pub async fn call_paged<T: Paged>(
+        &self,
+        method: Method,
+        params: &[(String, String)],
+    ) -> Result<std::result::Result<T, SlackError>> {
+        let keep = self.keep_unknown_fields;
+        self.call_with(method, params, move |page: &mut T, body| {
+            if keep {
+                page.keep_unknown_fields(body)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// [`Api::call`], with `then` run on the page and its body once it has been read.
+    async fn call_with<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        params: &[(String, String)],
+        then: impl Fn(&mut T, &[u8]) -> std::result::Result<(), serde_json::Error>,
+    ) -> Result<std::result::Result<T, SlackError>> {
         let req = Request::get(self.url(method)).with_params(params);
         let client = &self.clients[method.index()];
         client
@@ -489,6 +547,7 @@ impl Api {
                     }));
                 }
                 serde_json::from_slice::<T>(&resp.body)
+                    .and_then(|mut page| then(&mut page, &resp.body).map(|()| page))
                     .map(Ok)
                     .map_err(|e| Verdict::Fail {
                         kind: ErrorKind::Contract,
@@ -541,7 +600,7 @@ impl<'a> Pager<'a> {
         if let Some(c) = &self.cursor {
             params.push(("cursor".to_owned(), c.clone()));
         }
-        let page = match self.api.call::<T>(self.method, &params).await? {
+        let page = match self.api.call_paged::<T>(self.method, &params).await? {
             Ok(p) => p,
             Err(e) => {
                 self.done = true;

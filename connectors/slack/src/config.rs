@@ -63,6 +63,10 @@ pub struct SlackConfig {
     /// The Web API root; change it only for a proxy or the sandbox.
     #[serde(default = "default_base_url")]
     pub base_url: String,
+    /// Whether each stream keeps the fields it does not read (the source-level
+    /// `keep_unknown_fields`, set when the source is built).
+    #[serde(skip)]
+    pub keep_unknown_fields: bool,
 }
 
 const fn default_thread_lookback() -> u32 {

@@ -56,13 +56,18 @@ impl Connector for SlackConnector {
     }
 
     fn fixed_streams(&self) -> Vec<StreamSpec> {
-        streams::specs(Duration::from_secs(
-            u64::from(config::DEFAULT_THREAD_LOOKBACK_DAYS) * 86_400,
-        ))
+        streams::specs(
+            Duration::from_secs(u64::from(config::DEFAULT_THREAD_LOOKBACK_DAYS) * 86_400),
+            false,
+        )
     }
 
     fn splits_accounts(&self) -> bool {
         true
+    }
+
+    fn keeps_unknown_fields(&self) -> Result<(), &'static str> {
+        Ok(())
     }
 
     fn build(
@@ -70,7 +75,8 @@ impl Connector for SlackConnector {
         config: &ConfigTable,
         cx: &BuildContext,
     ) -> Result<Box<dyn Source>, ConfigError> {
-        let settings = SlackConfig::from_table(config)?;
+        let mut settings = SlackConfig::from_table(config)?;
+        settings.keep_unknown_fields = cx.keep_unknown_fields;
         let source = SlackSource::new(settings, &Http::default())
             .map_err(|e| ConfigError::new(e.to_string(), None))?
             .for_shard(cx.shard, &cx.id);
@@ -132,6 +138,7 @@ impl SlackSource {
             &settings.base_url,
             &pacing,
             &http.config,
+            settings.keep_unknown_fields,
         )?;
         let inner = Arc::new(Inner {
             api,
@@ -145,17 +152,20 @@ impl SlackSource {
 
     fn rebuild(inner: Arc<Inner>) -> Self {
         let kinds = [Kind::Channels, Kind::Users, Kind::Messages, Kind::Threads];
-        let streams = streams::specs(inner.settings.thread_lookback())
-            .into_iter()
-            .zip(kinds)
-            .map(|(spec, kind)| {
-                Arc::new(SlackStream {
-                    spec,
-                    kind,
-                    inner: Arc::clone(&inner),
-                }) as Arc<dyn Stream>
-            })
-            .collect();
+        let streams = streams::specs(
+            inner.settings.thread_lookback(),
+            inner.settings.keep_unknown_fields,
+        )
+        .into_iter()
+        .zip(kinds)
+        .map(|(spec, kind)| {
+            Arc::new(SlackStream {
+                spec,
+                kind,
+                inner: Arc::clone(&inner),
+            }) as Arc<dyn Stream>
+        })
+        .collect();
         Self { inner, streams }
     }
 

@@ -8,7 +8,8 @@ use arrow::array::{ArrayRef, BooleanArray, Int64Array, StringArray, TimestampMic
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use chorus_core::schema::timestamp_type;
-use chorus_core::{Error, Result, StreamSpec, SyncMode};
+use chorus_core::{EXTRA_FIELDS_COLUMN, Error, Result, StreamSpec, SyncMode};
+use chorus_http::extra::{extra_array, with_extra_column};
 
 use crate::api::{self, Channel, Message, User};
 
@@ -16,12 +17,13 @@ use crate::api::{self, Channel, Message, User};
 pub const NAMES: [&str; 4] = ["channels", "users", "messages", "threads"];
 
 /// Every stream's spec, with the threads' lookback.
-pub fn specs(thread_lookback: Duration) -> Vec<StreamSpec> {
+pub fn specs(thread_lookback: Duration, keep_unknown_fields: bool) -> Vec<StreamSpec> {
     let both = vec![SyncMode::FullRefresh, SyncMode::Incremental];
+    let kept = |schema| with_extra_column(schema, keep_unknown_fields);
     vec![
         StreamSpec {
             name: "channels".into(),
-            schema: channels_schema(),
+            schema: kept(channels_schema()),
             primary_key: vec!["id".into()],
             cursor_field: None,
             sync_modes: vec![SyncMode::FullRefresh],
@@ -29,7 +31,7 @@ pub fn specs(thread_lookback: Duration) -> Vec<StreamSpec> {
         },
         StreamSpec {
             name: "users".into(),
-            schema: users_schema(),
+            schema: kept(users_schema()),
             primary_key: vec!["id".into()],
             cursor_field: None,
             sync_modes: vec![SyncMode::FullRefresh],
@@ -37,7 +39,7 @@ pub fn specs(thread_lookback: Duration) -> Vec<StreamSpec> {
         },
         StreamSpec {
             name: "messages".into(),
-            schema: messages_schema(),
+            schema: kept(messages_schema()),
             primary_key: vec!["channel_id".into(), "ts".into()],
             cursor_field: Some("created_at".into()),
             sync_modes: both.clone(),
@@ -45,7 +47,7 @@ pub fn specs(thread_lookback: Duration) -> Vec<StreamSpec> {
         },
         StreamSpec {
             name: "threads".into(),
-            schema: threads_schema(),
+            schema: kept(threads_schema()),
             primary_key: vec!["channel_id".into(), "ts".into()],
             cursor_field: Some("thread_ts".into()),
             sync_modes: both,
@@ -134,13 +136,24 @@ fn times(values: impl Iterator<Item = Option<i64>>) -> ArrayRef {
     Arc::new(TimestampMicrosecondArray::from(values.collect::<Vec<_>>()).with_timezone("UTC"))
 }
 
+/// Appends the unknown-fields column when the schema has one.
+fn keep_extra<'a>(
+    schema: &SchemaRef,
+    columns: &mut Vec<ArrayRef>,
+    extras: impl Iterator<Item = Option<&'a str>>,
+) {
+    if schema.column_with_name(EXTRA_FIELDS_COLUMN).is_some() {
+        columns.push(extra_array(extras));
+    }
+}
+
 fn seconds(s: Option<i64>) -> Option<i64> {
     s.and_then(|s| s.checked_mul(1_000_000))
 }
 
 /// A batch of channels.
 pub fn channels_batch(schema: &SchemaRef, rows: &[Channel]) -> Result<RecordBatch> {
-    let columns = vec![
+    let mut columns = vec![
         strings(rows.iter().map(|c| Some(c.id.as_str()))),
         strings(rows.iter().map(|c| c.name.as_deref())),
         bools(rows.iter().map(|c| c.is_private)),
@@ -157,12 +170,17 @@ pub fn channels_batch(schema: &SchemaRef, rows: &[Channel]) -> Result<RecordBatc
                 .map(|c| c.purpose.as_ref().and_then(|t| t.value.as_deref())),
         ),
     ];
+    keep_extra(
+        schema,
+        &mut columns,
+        rows.iter().map(|r| r.extra.as_deref()),
+    );
     Ok(RecordBatch::try_new(Arc::clone(schema), columns)?)
 }
 
 /// A batch of members; the full name falls back to the profile's.
 pub fn users_batch(schema: &SchemaRef, rows: &[User]) -> Result<RecordBatch> {
-    let columns = vec![
+    let mut columns = vec![
         strings(rows.iter().map(|u| Some(u.id.as_str()))),
         strings(rows.iter().map(|u| u.name.as_deref())),
         strings(rows.iter().map(|u| {
@@ -175,6 +193,11 @@ pub fn users_batch(schema: &SchemaRef, rows: &[User]) -> Result<RecordBatch> {
         strings(rows.iter().map(|u| u.tz.as_deref())),
         times(rows.iter().map(|u| seconds(u.updated))),
     ];
+    keep_extra(
+        schema,
+        &mut columns,
+        rows.iter().map(|r| r.extra.as_deref()),
+    );
     Ok(RecordBatch::try_new(Arc::clone(schema), columns)?)
 }
 
@@ -200,7 +223,7 @@ fn reaction_total(m: &Message) -> i64 {
 /// A batch of top-level messages of `channel`.
 pub fn messages_batch(schema: &SchemaRef, channel: &str, rows: &[Message]) -> Result<RecordBatch> {
     let created = created(rows)?;
-    let columns = vec![
+    let mut columns = vec![
         strings(rows.iter().map(|_| Some(channel))),
         strings(rows.iter().map(|m| Some(m.ts.as_str()))),
         strings(rows.iter().map(|m| m.user.as_deref())),
@@ -213,6 +236,11 @@ pub fn messages_batch(schema: &SchemaRef, channel: &str, rows: &[Message]) -> Re
         ints(rows.iter().map(|m| Some(reaction_total(m)))),
         times(created.into_iter().map(Some)),
     ];
+    keep_extra(
+        schema,
+        &mut columns,
+        rows.iter().map(|r| r.extra.as_deref()),
+    );
     Ok(RecordBatch::try_new(Arc::clone(schema), columns)?)
 }
 
@@ -224,7 +252,7 @@ pub fn threads_batch(
     rows: &[Message],
 ) -> Result<RecordBatch> {
     let created = created(rows)?;
-    let columns = vec![
+    let mut columns = vec![
         strings(rows.iter().map(|_| Some(channel))),
         strings(rows.iter().map(|_| Some(thread_ts))),
         strings(rows.iter().map(|m| Some(m.ts.as_str()))),
@@ -235,5 +263,10 @@ pub fn threads_batch(
         ints(rows.iter().map(|m| Some(reaction_total(m)))),
         times(created.into_iter().map(Some)),
     ];
+    keep_extra(
+        schema,
+        &mut columns,
+        rows.iter().map(|r| r.extra.as_deref()),
+    );
     Ok(RecordBatch::try_new(Arc::clone(schema), columns)?)
 }

@@ -196,6 +196,12 @@ start_time = "2026-01-01"
 "#;
 
 impl Connector for Twitter {
+    fn keeps_unknown_fields(&self) -> std::result::Result<(), &'static str> {
+        Err(
+            "the X API v2 sends only the fields a request names (`tweet.fields`, `user.fields`), so there are no unknown fields to keep",
+        )
+    }
+
     fn doc(&self) -> ConnectorDoc {
         ConnectorDoc {
             name: "twitter",

@@ -319,6 +319,18 @@ pub async fn get<T: DeserializeOwned>(
     chorus_http::json::get(client, req, "Zendesk", doing).await
 }
 
+/// [`get`] for a page `P` whose records at `records_path` are read as `T`, with each record's
+/// fields this connector does not read, as JSON, when `keep` (see `chorus_http::extra`).
+pub async fn get_kept<P: DeserializeOwned, T: DeserializeOwned>(
+    client: &HttpClient,
+    req: &Request,
+    doing: &str,
+    keep: bool,
+    records_path: &str,
+) -> Result<(P, Vec<Option<String>>)> {
+    chorus_http::json::get_kept::<P, T>(client, req, "Zendesk", doing, keep, records_path).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,6 +20,7 @@ use chorus_core::{
     StreamEvent, StreamSpec, StreamState, SyncMode,
 };
 use chorus_http::decode::parse_timestamp;
+use chorus_http::extra::{extra_array, with_extra_column};
 use chorus_http::produce::{Tx, events, send};
 use chorus_http::{Auth, ClientConfig, HttpClient, RateLimit, Request};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -99,6 +100,8 @@ pub struct Checked {
     pub start: DateTime<Utc>,
     /// How requests authenticate.
     pub auth: Auth,
+    /// Whether each stream keeps the fields it does not read (`keep_unknown_fields`).
+    pub keep_unknown_fields: bool,
 }
 
 impl ZendeskConfig {
@@ -181,7 +184,12 @@ impl ZendeskConfig {
                 Some(config.span_of("page_size")),
             ));
         }
-        Ok(Checked { host, start, auth })
+        Ok(Checked {
+            host,
+            start,
+            auth,
+            keep_unknown_fields: false,
+        })
     }
 }
 
@@ -257,16 +265,21 @@ impl Connector for Zendesk {
     }
 
     fn fixed_streams(&self) -> Vec<StreamSpec> {
-        specs(DEFAULT_LOOKBACK_DAYS)
+        specs(DEFAULT_LOOKBACK_DAYS, false)
+    }
+
+    fn keeps_unknown_fields(&self) -> Result<(), &'static str> {
+        Ok(())
     }
 
     fn build(
         &self,
         config: &ConfigTable,
-        _cx: &BuildContext,
+        cx: &BuildContext,
     ) -> Result<Box<dyn Source>, ConfigError> {
         let settings: ZendeskConfig = config.deserialize()?;
-        let checked = settings.validate(config)?;
+        let mut checked = settings.validate(config)?;
+        checked.keep_unknown_fields = cx.keep_unknown_fields;
         let export = ClientConfig {
             rate_limit: Some(export_rate()),
             ..ClientConfig::default()
@@ -353,12 +366,13 @@ fn ratings_schema() -> SchemaRef {
     ]))
 }
 
-fn specs(lookback_days: u32) -> Vec<StreamSpec> {
+fn specs(lookback_days: u32, keep_unknown_fields: bool) -> Vec<StreamSpec> {
+    let kept = |schema| with_extra_column(schema, keep_unknown_fields);
     let both = vec![SyncMode::FullRefresh, SyncMode::Incremental];
     vec![
         StreamSpec {
             name: "tickets".into(),
-            schema: tickets_schema(),
+            schema: kept(tickets_schema()),
             primary_key: vec!["id".into()],
             cursor_field: Some("updated_at".into()),
             sync_modes: both.clone(),
@@ -366,7 +380,7 @@ fn specs(lookback_days: u32) -> Vec<StreamSpec> {
         },
         StreamSpec {
             name: "ticket_metrics".into(),
-            schema: metrics_schema(),
+            schema: kept(metrics_schema()),
             primary_key: vec!["ticket_id".into()],
             cursor_field: None,
             sync_modes: vec![SyncMode::FullRefresh],
@@ -374,7 +388,7 @@ fn specs(lookback_days: u32) -> Vec<StreamSpec> {
         },
         StreamSpec {
             name: "satisfaction_ratings".into(),
-            schema: ratings_schema(),
+            schema: kept(ratings_schema()),
             primary_key: vec!["id".into()],
             cursor_field: Some("created_at".into()),
             sync_modes: both,
@@ -391,6 +405,7 @@ pub struct ZendeskSource {
 
 struct Inner {
     settings: ZendeskConfig,
+    keep: bool,
     start: DateTime<Utc>,
     client: HttpClient,
     export: HttpClient,
@@ -425,12 +440,13 @@ impl ZendeskSource {
         let inner = Arc::new(Inner {
             root: format!("{}/api/v2", checked.host),
             start: checked.start,
+            keep: checked.keep_unknown_fields,
             settings,
             client,
             export,
         });
         let kinds = [Kind::Tickets, Kind::Metrics, Kind::Ratings];
-        let streams = specs(inner.settings.lookback_days)
+        let streams = specs(inner.settings.lookback_days, inner.keep)
             .into_iter()
             .zip(kinds)
             .map(|(spec, kind)| {
@@ -547,8 +563,15 @@ impl Inner {
                 From::Cursor(c) => params.push(("cursor".into(), c.clone())),
             }
             let req = Request::get(path.clone()).with_params(&params);
-            let page: ExportPage = api::get(&self.export, &req, doing).await?;
-            let batch = self.tickets_batch(spec, &page, cx, doing)?;
+            let (page, extras) = api::get_kept::<ExportPage, api::Ticket>(
+                &self.export,
+                &req,
+                doing,
+                self.keep,
+                "tickets",
+            )
+            .await?;
+            let batch = self.tickets_batch(spec, &page, &extras, cx, doing)?;
             let past_end = cx.window.end.is_some_and(|end| {
                 page.tickets.iter().any(|t| {
                     t.updated_at
@@ -587,6 +610,7 @@ impl Inner {
         &self,
         spec: &StreamSpec,
         page: &ExportPage,
+        extras: &[Option<String>],
         cx: &ReadContext,
         doing: &str,
     ) -> Result<RecordBatch> {
@@ -621,7 +645,7 @@ impl Inner {
             .iter()
             .map(|t| (!t.tags.is_empty()).then(|| t.tags.join(" ")))
             .collect();
-        let columns: Vec<ArrayRef> = vec![
+        let mut columns: Vec<ArrayRef> = vec![
             strings(rows.iter().map(|t| Some(t.id.as_str()))),
             times(keep.iter().map(|&i| created[i]).collect()),
             times(keep.iter().map(|&i| updated[i]).collect()),
@@ -636,6 +660,9 @@ impl Inner {
             strings(rows.iter().map(|t| t.subject.as_deref())),
             strings(tags.iter().map(Option::as_deref)),
         ];
+        if self.keep {
+            columns.push(kept_column(keep.iter().copied(), extras));
+        }
         Ok(RecordBatch::try_new(Arc::clone(&spec.schema), columns)?)
     }
 
@@ -650,9 +677,16 @@ impl Inner {
             if let Some(c) = &after {
                 req = req.with_params(&[("page[after]".into(), c.clone())]);
             }
-            let page: MetricsPage = api::get(&self.client, &req, doing).await?;
+            let (page, extras) = api::get_kept::<MetricsPage, api::TicketMetric>(
+                &self.client,
+                &req,
+                doing,
+                self.keep,
+                "ticket_metrics",
+            )
+            .await?;
             if !page.ticket_metrics.is_empty() {
-                let batch = metrics_batch(spec, &page)?;
+                let batch = metrics_batch(spec, &page, self.keep.then_some(&extras[..]))?;
                 if !send(tx, StreamEvent::Batch(batch)).await {
                     return Ok(());
                 }
@@ -696,9 +730,17 @@ impl Inner {
             if let Some(c) = &after {
                 req = req.with_params(&[("page[after]".into(), c.clone())]);
             }
-            let page: RatingsPage = api::get(&self.client, &req, doing).await?;
+            let (page, extras) = api::get_kept::<RatingsPage, api::SatisfactionRating>(
+                &self.client,
+                &req,
+                doing,
+                self.keep,
+                "satisfaction_ratings",
+            )
+            .await?;
             if !page.satisfaction_ratings.is_empty() {
-                let (batch, latest) = ratings_batch(spec, &page, doing)?;
+                let (batch, latest) =
+                    ratings_batch(spec, &page, self.keep.then_some(&extras[..]), doing)?;
                 newest = newest.max(latest);
                 if !send(tx, StreamEvent::Batch(batch)).await {
                     return Ok(());
@@ -724,7 +766,16 @@ impl Inner {
     }
 }
 
-fn metrics_batch(spec: &StreamSpec, page: &MetricsPage) -> Result<RecordBatch> {
+/// The unknown-fields column of the records at `rows` of a page.
+fn kept_column(rows: impl Iterator<Item = usize>, extras: &[Option<String>]) -> ArrayRef {
+    extra_array(rows.map(|i| extras.get(i).and_then(Option::as_deref)))
+}
+
+fn metrics_batch(
+    spec: &StreamSpec,
+    page: &MetricsPage,
+    extras: Option<&[Option<String>]>,
+) -> Result<RecordBatch> {
     let rows = &page.ticket_metrics;
     let ts = |f: fn(&api::TicketMetric) -> Option<&String>| {
         times(
@@ -753,12 +804,16 @@ fn metrics_batch(spec: &StreamSpec, page: &MetricsPage) -> Result<RecordBatch> {
     }
     columns.push(ints(rows.iter().map(|m| m.reopens)));
     columns.push(ints(rows.iter().map(|m| m.replies)));
+    if let Some(extras) = extras {
+        columns.push(kept_column(0..rows.len(), extras));
+    }
     Ok(RecordBatch::try_new(Arc::clone(&spec.schema), columns)?)
 }
 
 fn ratings_batch(
     spec: &StreamSpec,
     page: &RatingsPage,
+    extras: Option<&[Option<String>]>,
     doing: &str,
 ) -> Result<(RecordBatch, Option<DateTime<Utc>>)> {
     let rows = &page.satisfaction_ratings;
@@ -773,7 +828,7 @@ fn ratings_batch(
         .flatten()
         .max()
         .and_then(|&m| DateTime::from_timestamp_micros(m));
-    let columns: Vec<ArrayRef> = vec![
+    let mut columns: Vec<ArrayRef> = vec![
         strings(rows.iter().map(|r| Some(r.id.as_str()))),
         strings(rows.iter().map(|r| r.ticket_id.as_deref())),
         strings(rows.iter().map(|r| r.score.as_deref())),
@@ -789,6 +844,9 @@ fn ratings_batch(
         strings(rows.iter().map(|r| r.group_id.as_deref())),
         strings(rows.iter().map(|r| r.requester_id.as_deref())),
     ];
+    if let Some(extras) = extras {
+        columns.push(kept_column(0..rows.len(), extras));
+    }
     Ok((
         RecordBatch::try_new(Arc::clone(&spec.schema), columns)?,
         latest,

@@ -94,7 +94,14 @@ pub struct BuildContext {
     /// of a `--shard` worker (`social#shard1of4`), for sinks that record who wrote a commit
     /// (the `delta` sink's application transactions).
     pub pipeline: String,
+    /// Whether the source was asked (`keep_unknown_fields = true`) to keep the fields the API
+    /// sends that its streams do not read, as JSON in an [`EXTRA_FIELDS_COLUMN`] column.
+    pub keep_unknown_fields: bool,
 }
+
+/// The column that holds, as a JSON object, the fields of a record that its stream does not
+/// read, when the source has `keep_unknown_fields = true` (NULL for a record without any).
+pub const EXTRA_FIELDS_COLUMN: &str = "_extra_fields";
 
 impl BuildContext {
     /// The context of component `id` in an unsharded run.
@@ -129,6 +136,13 @@ pub trait Connector: Send + Sync + 'static {
     /// source to the one worker that owns its id.
     fn splits_accounts(&self) -> bool {
         false
+    }
+
+    /// Whether sources of this type can keep the fields they do not read
+    /// (`keep_unknown_fields = true`, see [`BuildContext::keep_unknown_fields`]), or, when
+    /// they cannot, why not, in one sentence that `chorus validate` shows.
+    fn keeps_unknown_fields(&self) -> Result<(), &'static str> {
+        Err("this connector cannot keep unknown fields")
     }
 
     /// Builds a source from its settings, offline.

@@ -26,7 +26,9 @@ pub mod testing;
 pub mod transform;
 
 pub use config::{ConfigError, ConfigTable};
-pub use connector::{BuildContext, CheckReport, ConfigKeyDoc, Connector, ConnectorDoc, Source};
+pub use connector::{
+    BuildContext, CheckReport, ConfigKeyDoc, Connector, ConnectorDoc, EXTRA_FIELDS_COLUMN, Source,
+};
 pub use error::{Error, ErrorDomain, ErrorKind, Result};
 pub use registry::{Registry, RegistryError};
 pub use secret::Secret;

@@ -61,6 +61,39 @@ fn row_text(batch: &RecordBatch, row: usize, columns: &[usize]) -> String {
         .join("|")
 }
 
+/// Reads a stream to the end and returns, per row, its
+/// [`EXTRA_FIELDS_COLUMN`](crate::EXTRA_FIELDS_COLUMN) parsed as a JSON object (`None` for
+/// NULL); panics if the stream fails, has no such column, or a value is not an object.
+pub async fn read_extra_fields(
+    stream: &Arc<dyn Stream>,
+    cx: ReadContext,
+) -> Vec<Option<serde_json::Map<String, serde_json::Value>>> {
+    let name = stream.spec().name.clone();
+    let mut out = Vec::new();
+    let mut events = stream.read(cx);
+    while let Some(event) = events.next().await {
+        let StreamEvent::Batch(batch) =
+            event.unwrap_or_else(|e| panic!("stream {name} failed: {e}"))
+        else {
+            continue;
+        };
+        let column = batch
+            .column_by_name(crate::EXTRA_FIELDS_COLUMN)
+            .unwrap_or_else(|| panic!("stream {name} has no {}", crate::EXTRA_FIELDS_COLUMN));
+        let text = column
+            .as_any()
+            .downcast_ref::<arrow::array::StringArray>()
+            .unwrap_or_else(|| panic!("stream {name}: the column is not a string"));
+        for value in text {
+            out.push(value.map(|v| {
+                serde_json::from_str(v)
+                    .unwrap_or_else(|e| panic!("stream {name}: {v} is not a JSON object: {e}"))
+            }));
+        }
+    }
+    out
+}
+
 /// Reads a stream to the end, collecting rows, keys and checkpoints; checks the schema and
 /// that the key is never null on the way.
 pub async fn read_all(stream: &Arc<dyn Stream>, cx: ReadContext) -> Read {

@@ -68,6 +68,24 @@ pub async fn get<T: DeserializeOwned>(
         .map(|(v, ())| v)
 }
 
+/// [`get`] for a page `P` whose records, at `records_path`, are read as `T`, with each
+/// record's unknown fields (see [`crate::extra`]) when `keep`, in order; none otherwise.
+pub async fn get_kept<P: DeserializeOwned, T: DeserializeOwned>(
+    client: &HttpClient,
+    req: &Request,
+    platform: &str,
+    doing: &str,
+    keep: bool,
+    records_path: &str,
+) -> Result<(P, Vec<Option<String>>)> {
+    let (page, extras) = get_with(client, req, platform, doing, |resp| {
+        crate::extra::of_page::<T>(keep, &resp.body, records_path)
+    })
+    .await?;
+    let extras = extras.map_err(|e| Error::contract(format!("{doing}: {e}")))?;
+    Ok((page, extras))
+}
+
 /// Reads an id sent as a JSON integer or string into a string, without building a
 /// `serde_json::Value` per record (`#[serde(deserialize_with = "id")]`).
 pub fn id<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<String, D::Error> {

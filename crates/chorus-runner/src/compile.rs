@@ -159,6 +159,7 @@ pub fn compile_shard(
         id: id.to_owned(),
         shard,
         pipeline: pipeline_name.clone(),
+        keep_unknown_fields: false,
     };
     let mut secrets = Vec::new();
     check_unique_ids(&raw.sources, &raw.transforms, &mut diags);
@@ -633,6 +634,20 @@ fn build_source(
     let connector = registry.connector(&type_name)?;
     let doc = connector.doc();
     check_secrets(c, &doc, secrets, diags);
+    let mut cx = cx;
+    if let Some(keep) = &c.keep_unknown_fields {
+        cx.keep_unknown_fields = *keep.get_ref();
+        if let (true, Err(why)) = (cx.keep_unknown_fields, connector.keeps_unknown_fields()) {
+            diags.push(
+                Diagnostic::new(
+                    format!("source \"{}\" cannot keep unknown fields: {why}", c.id),
+                    keep.span(),
+                )
+                .help("remove keep_unknown_fields"),
+            );
+            return None;
+        }
+    }
     match connector.build(&c.table, &cx) {
         Ok(s) => Some((s, connector.splits_accounts())),
         Err(e) => {

@@ -3,12 +3,15 @@
 
 use std::collections::BTreeSet;
 
-use chorus_core::testing::read_all;
+use chorus_core::testing::{read_all, read_extra_fields};
 use chorus_core::{ErrorKind, Source};
 use chorus_sandbox::platforms::freshdesk::{self, API_KEY};
 use futures::StreamExt;
 
-use crate::support::{SETTINGS, contract, cx, sandbox, sandbox_at, source, source_with, stream};
+use crate::support::{
+    SETTINGS, contract, cx, sandbox, sandbox_at, source, source_keeping_unknown_fields,
+    source_with, stream,
+};
 
 #[tokio::test]
 async fn tickets_pass_the_contract_with_labels_and_first_response_minutes() {
@@ -132,4 +135,42 @@ async fn a_refused_key_fails_as_auth_without_showing() {
     assert_eq!(err.kind(), ErrorKind::Auth);
     assert!(!format!("{err:?}").contains(bad));
     assert!(source(&sb).check().await.is_ok());
+}
+
+#[tokio::test]
+async fn unknown_fields_are_kept_as_json_when_the_source_asks() {
+    let sb = sandbox("none").await;
+    let kept = source_keeping_unknown_fields(&sb);
+    // (stream, a field Freshdesk sends that the stream does not read, fields it reads); chorus
+    // reads every field of a rating, so ratings have nothing to keep: NULL.
+    for (name, unknown, read) in [
+        ("tickets", Some("fr_escalated"), ["id", "stats", "type"]),
+        (
+            "conversations",
+            Some("body_text"),
+            ["id", "incoming", "user_id"],
+        ),
+        ("satisfaction_ratings", None, ["id", "ratings", "feedback"]),
+    ] {
+        let extras = read_extra_fields(&stream(&kept, name), cx()).await;
+        let rows = read_all(&stream(&source(&sb), name), cx()).await.rows.len();
+        assert_eq!(extras.len(), rows, "{name}: rows differ");
+        assert!(rows > 0, "{name}");
+        for extra in &extras {
+            let Some(unknown) = unknown else {
+                assert_eq!(extra, &None, "{name}");
+                continue;
+            };
+            let extra = extra
+                .as_ref()
+                .unwrap_or_else(|| panic!("{name}: no extra fields"));
+            assert!(extra.contains_key(unknown), "{name}: {extra:?}");
+            for r in read {
+                assert!(
+                    !extra.contains_key(r),
+                    "{name}: {r} is read, yet kept: {extra:?}"
+                );
+            }
+        }
+    }
 }

@@ -50,13 +50,23 @@ pub fn http() -> ClientConfig {
 
 /// A source on `sb` with `key` and `body` as its other settings.
 pub fn source_with(sb: &Sandbox, key: &str, body: &str) -> FreshdeskSource {
+    build(sb, key, body, false)
+}
+
+/// The usual source on `sb`, asked to keep the fields it does not read.
+pub fn source_keeping_unknown_fields(sb: &Sandbox) -> FreshdeskSource {
+    build(sb, API_KEY, SETTINGS, true)
+}
+
+fn build(sb: &Sandbox, key: &str, body: &str, keep: bool) -> FreshdeskSource {
     let text = format!(
         "domain = \"acme\"\nbase_url = \"{}/freshdesk\"\napi_key = \"{key}\"\n{body}",
         sb.base_url()
     );
     let table = ConfigTable::parse(&text, ".").unwrap();
     let settings: FreshdeskConfig = table.deserialize().unwrap();
-    let checked = settings.validate(&table).unwrap();
+    let mut checked = settings.validate(&table).unwrap();
+    checked.keep_unknown_fields = keep;
     FreshdeskSource::new(settings, checked, http()).unwrap()
 }
 

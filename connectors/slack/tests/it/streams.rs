@@ -1,9 +1,9 @@
 //! Every stream through the contract harness, and the rows against the sandbox's truth.
 
-use chorus_core::testing::read_all;
+use chorus_core::testing::{read_all, read_extra_fields};
 use chorus_sandbox::platforms::slack::{DATA_START, TOKEN};
 
-use crate::support::{contract, cx, sandbox, source, stream};
+use crate::support::{contract, cx, sandbox, source, source_keeping_unknown_fields, stream};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_stream_keeps_the_contract_through_faults() {
@@ -99,4 +99,35 @@ async fn users_and_channels_carry_their_flags() {
         5,
         "archived channels are left out by default"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_fields_are_kept_as_json_when_the_source_asks() {
+    let sb = sandbox("none").await;
+    let kept = source_keeping_unknown_fields(&sb);
+    let plain = source(&sb, TOKEN, "");
+    // (stream, a field Slack sends that the stream does not read, fields it reads)
+    for (name, unknown, read) in [
+        ("channels", "is_channel", ["id", "name", "topic"]),
+        ("users", "team_id", ["id", "name", "profile"]),
+        ("messages", "type", ["ts", "text", "reactions"]),
+        ("threads", "type", ["ts", "text", "thread_ts"]),
+    ] {
+        let extras = read_extra_fields(&stream(&kept, name), cx()).await;
+        let rows = read_all(&stream(&plain, name), cx()).await.rows.len();
+        assert_eq!(extras.len(), rows, "{name}: rows differ");
+        assert!(rows > 0, "{name}");
+        for extra in &extras {
+            let extra = extra
+                .as_ref()
+                .unwrap_or_else(|| panic!("{name}: no extra fields"));
+            assert!(extra.contains_key(unknown), "{name}: {extra:?}");
+            for r in read {
+                assert!(
+                    !extra.contains_key(r),
+                    "{name}: {r} is read, yet kept: {extra:?}"
+                );
+            }
+        }
+    }
 }

@@ -48,6 +48,15 @@ pub fn http() -> Http {
 /// A source against `sb` with `token` and extra settings `body` (fast pacing unless `body`
 /// sets its own).
 pub fn source(sb: &Sandbox, token: &str, body: &str) -> SlackSource {
+    build(sb, token, body, false)
+}
+
+/// [`source`] asked to keep the fields it does not read.
+pub fn source_keeping_unknown_fields(sb: &Sandbox) -> SlackSource {
+    build(sb, TOKEN, "", true)
+}
+
+fn build(sb: &Sandbox, token: &str, body: &str, keep: bool) -> SlackSource {
     let pacing = if body.contains("requests_per_minute") {
         ""
     } else {
@@ -58,7 +67,8 @@ pub fn source(sb: &Sandbox, token: &str, body: &str) -> SlackSource {
         sb.base_url()
     );
     let table = ConfigTable::parse(&text, ".").unwrap();
-    let cfg = SlackConfig::from_table(&table).unwrap();
+    let mut cfg = SlackConfig::from_table(&table).unwrap();
+    cfg.keep_unknown_fields = keep;
     SlackSource::new(cfg, &http()).unwrap()
 }
 

@@ -3,12 +3,14 @@
 
 use std::collections::BTreeSet;
 
-use chorus_core::testing::read_all;
+use chorus_core::testing::{read_all, read_extra_fields};
 use chorus_core::{Cursor, ErrorKind, ReadContext, Source, StreamEvent, StreamState};
 use chorus_sandbox::platforms::zendesk::{self, API_TOKEN, EMAIL, OAUTH_TOKEN};
 use futures::StreamExt;
 
-use crate::support::{SETTINGS, contract, cx, sandbox, source, source_with, stream};
+use crate::support::{
+    SETTINGS, contract, cx, sandbox, source, source_keeping_unknown_fields, source_with, stream,
+};
 
 #[tokio::test]
 async fn tickets_pass_the_contract_and_keep_deleted_tickets() {
@@ -239,4 +241,41 @@ async fn satisfaction_ratings_resume_with_their_lookback() {
     let expected = (newest - chrono::Duration::days(14)).timestamp();
     assert!(q.contains(&format!("start_time={expected}")), "{q}");
     assert!(!again.rows.is_empty());
+}
+
+#[tokio::test]
+async fn unknown_fields_are_kept_as_json_when_the_source_asks() {
+    let sb = sandbox("none").await;
+    let kept = source_keeping_unknown_fields(&sb);
+    // (stream, a field Zendesk sends that the stream does not read, fields it reads)
+    for (name, unknown, read) in [
+        ("tickets", "raw_subject", ["id", "subject", "via"]),
+        (
+            "ticket_metrics",
+            "group_stations",
+            ["id", "ticket_id", "reopens"],
+        ),
+        ("satisfaction_ratings", "url", ["id", "score", "ticket_id"]),
+    ] {
+        let s = stream(&kept, name);
+        let extras = read_extra_fields(&s, cx()).await;
+        let plain = read_all(&stream(&source(&sb), name), cx()).await;
+        assert_eq!(extras.len(), plain.rows.len(), "{name}: rows differ");
+        assert!(!extras.is_empty(), "{name}");
+        for extra in &extras {
+            let extra = extra
+                .as_ref()
+                .unwrap_or_else(|| panic!("{name}: no extra fields"));
+            assert!(extra.contains_key(unknown), "{name}: {extra:?}");
+            for r in read {
+                assert!(
+                    !extra.contains_key(r),
+                    "{name}: {r} is read, yet kept: {extra:?}"
+                );
+            }
+        }
+        // A source that does not ask has no such column.
+        let spec = stream(&source(&sb), name).spec().clone();
+        assert!(spec.schema.column_with_name("_extra_fields").is_none());
+    }
 }

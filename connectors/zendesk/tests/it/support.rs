@@ -45,13 +45,23 @@ pub fn http() -> ClientConfig {
 
 /// A source on `sb` with `credentials` and `body` as its other settings.
 pub fn source_with(sb: &Sandbox, credentials: &str, body: &str) -> ZendeskSource {
+    build(sb, credentials, body, false)
+}
+
+/// The usual source on `sb`, asked to keep the fields it does not read.
+pub fn source_keeping_unknown_fields(sb: &Sandbox) -> ZendeskSource {
+    build(sb, &token_credentials(), SETTINGS, true)
+}
+
+fn build(sb: &Sandbox, credentials: &str, body: &str, keep: bool) -> ZendeskSource {
     let text = format!(
         "subdomain = \"acme\"\nbase_url = \"{}/zendesk\"\n{credentials}\n{body}",
         sb.base_url()
     );
     let table = ConfigTable::parse(&text, ".").unwrap();
     let settings: ZendeskConfig = table.deserialize().unwrap();
-    let checked = settings.validate(&table).unwrap();
+    let mut checked = settings.validate(&table).unwrap();
+    checked.keep_unknown_fields = keep;
     ZendeskSource::new(settings, checked, http(), http()).unwrap()
 }
 

@@ -101,6 +101,8 @@ pub struct RawComponent {
     pub inputs: Vec<SpannedStr>,
     /// The `streams` filter (sources).
     pub streams: Option<Vec<SpannedStr>>,
+    /// `keep_unknown_fields` (sources): keep the fields the streams do not read.
+    pub keep_unknown_fields: Option<Spanned<bool>>,
     /// The sink whose tables a mart reads and writes (marts).
     pub sink: Option<SpannedStr>,
     /// The rest, interpolated, for the component.
@@ -308,6 +310,7 @@ fn parse_component(
     let mut type_name = None;
     let mut inputs = Vec::new();
     let mut streams = None;
+    let mut keep_unknown_fields = None;
     let mut sink = None;
     let mut rest: DeTable<'static> = DeTable::new();
     for (key, value) in table {
@@ -318,6 +321,19 @@ fn parse_component(
             }
             (Kind::Mart, "sink") => sink = expect_string(&value, "`sink`", diags),
             (Kind::Source, "streams") => streams = Some(string_list(&value, "`streams`", diags)),
+            (Kind::Source, "keep_unknown_fields") => match value.get_ref() {
+                DeValue::Boolean(b) => keep_unknown_fields = Some(Spanned::new(value.span(), *b)),
+                other => diags.push(
+                    Diagnostic::new(
+                        format!(
+                            "`keep_unknown_fields` must be true or false, not {}",
+                            other.type_str()
+                        ),
+                        value.span(),
+                    )
+                    .help("write keep_unknown_fields = true (without quotes)"),
+                ),
+            },
             _ => {
                 rest.insert(key, value);
             }
@@ -348,6 +364,7 @@ fn parse_component(
         type_name,
         inputs,
         streams,
+        keep_unknown_fields,
         sink,
         table,
         raw,
