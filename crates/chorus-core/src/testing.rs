@@ -94,6 +94,40 @@ pub async fn read_extra_fields(
     out
 }
 
+/// Checks what [`read_extra_fields`] returned for stream `name`: there are rows; each has the
+/// field `unknown` among its extra fields (or, when `None`, has no extra fields at all); and
+/// none holds a field in `read`, which the stream's own columns hold.
+pub fn assert_extra_fields(
+    name: &str,
+    extras: &[Option<serde_json::Map<String, serde_json::Value>>],
+    unknown: Option<&str>,
+    read: &[&str],
+) {
+    assert!(!extras.is_empty(), "{name}: no rows");
+    for extra in extras {
+        let Some(unknown) = unknown else {
+            assert_eq!(
+                extra, &None,
+                "{name}: nothing was unknown, yet something was kept"
+            );
+            continue;
+        };
+        let extra = extra
+            .as_ref()
+            .unwrap_or_else(|| panic!("{name}: a row kept no fields"));
+        assert!(
+            extra.contains_key(unknown),
+            "{name}: no {unknown} in {extra:?}"
+        );
+        for r in read {
+            assert!(
+                !extra.contains_key(*r),
+                "{name}: {r} is read, yet kept: {extra:?}"
+            );
+        }
+    }
+}
+
 /// Reads a stream to the end, collecting rows, keys and checkpoints; checks the schema and
 /// that the key is never null on the way.
 pub async fn read_all(stream: &Arc<dyn Stream>, cx: ReadContext) -> Read {
