@@ -9,6 +9,7 @@ mod cli;
 mod commands;
 mod exit;
 mod logging;
+mod malloc;
 mod progress;
 mod registry;
 
@@ -40,6 +41,7 @@ fn quiet_on_closed_pipe() {
 }
 
 fn main() -> ExitCode {
+    malloc::tune();
     quiet_on_closed_pipe();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
