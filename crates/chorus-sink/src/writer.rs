@@ -6,6 +6,7 @@
 //!
 //! Encoding (Arrow to Parquet pages, compression) is CPU work: it runs on tokio's blocking
 //! threads, so the async threads keep fetching and decoding pages while a batch is compressed.
+//! Small batches are gathered up to [`GATHER_BYTES`] and handed over together.
 //! A row group is closed once the writer buffers [`ROW_GROUP_BYTES`], so memory stays flat
 //! however many rows a file gets.
 
@@ -39,6 +40,13 @@ pub const MAX_OPEN_FILES: usize = 16;
 /// million rows would all be buffered. 8 MiB of compressed pages per row group is still large
 /// enough for readers to read and skip efficiently.
 pub const ROW_GROUP_BYTES: usize = 8 * 1024 * 1024;
+
+/// The Arrow memory of batches a file gathers before they are encoded together.
+///
+/// A page of an API is often a batch of 100 rows; handing each to a blocking thread on its own
+/// cost a thread wake-up and the encoder's per-call work for every page. Files whose target
+/// size is small gather less (a quarter of the target), so they still roll on time.
+pub const GATHER_BYTES: usize = 256 * 1024;
 
 /// A staged file and where publishing moves it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -82,6 +90,9 @@ struct OpenFile {
     to: Path,
     rows: u64,
     last_used: u64,
+    /// Batches received but not yet encoded, and their Arrow memory.
+    gathered: Vec<RecordBatch>,
+    gathered_bytes: usize,
 }
 
 /// Writes one table of one run into staging.
@@ -164,17 +175,19 @@ impl TableWriter {
             .open
             .get_mut(&partition)
             .ok_or_else(|| Error::internal("open file vanished"))?;
-        let part = batch.clone();
+        file.rows += batch.num_rows() as u64;
+        file.last_used = tick;
+        file.gathered_bytes += batch.get_array_memory_size();
+        file.gathered.push(batch.clone());
+        if file.gathered_bytes < GATHER_BYTES.min(self.target_bytes / 4) {
+            return Ok(());
+        }
+        let batches = take_gathered(file);
         let size = encode(file, move |w| {
-            w.write(&part)?;
-            if w.memory_size() >= ROW_GROUP_BYTES {
-                w.flush()?;
-            }
+            write_batches(w, &batches)?;
             Ok(w.bytes_written() + w.in_progress_size())
         })
         .await?;
-        file.rows += batch.num_rows() as u64;
-        file.last_used = tick;
         if size >= self.target_bytes {
             self.close(&partition).await?;
         }
@@ -213,6 +226,8 @@ impl TableWriter {
             to,
             rows: 0,
             last_used: self.tick,
+            gathered: Vec::new(),
+            gathered_bytes: 0,
         })
     }
 
@@ -232,8 +247,14 @@ impl TableWriter {
         let Some(mut file) = self.open.remove(partition) else {
             return Ok(());
         };
+        let batches = take_gathered(&mut file);
         let finished =
-            match encode(&mut file, |w| w.finish().map(|_| ())).await {
+            match encode(&mut file, move |w| {
+                write_batches(w, &batches)?;
+                w.finish().map(|_| ())
+            })
+            .await
+            {
                 // The object writer aborts its upload when finishing fails.
                 Ok(()) => file.sink.finish().await.map_err(|e| {
                     crate::store::io_error(format!("failed to finish {}", file.from), e)
@@ -284,6 +305,26 @@ impl TableWriter {
 }
 
 use object_store::ObjectStoreExt as _;
+
+/// The batches a file has gathered, leaving it none.
+fn take_gathered(file: &mut OpenFile) -> Vec<RecordBatch> {
+    file.gathered_bytes = 0;
+    std::mem::take(&mut file.gathered)
+}
+
+/// Encodes batches, closing the row group whenever the encoder holds [`ROW_GROUP_BYTES`].
+fn write_batches(
+    w: &mut ArrowWriter<Vec<u8>>,
+    batches: &[RecordBatch],
+) -> parquet::errors::Result<()> {
+    for batch in batches {
+        w.write(batch)?;
+        if w.memory_size() >= ROW_GROUP_BYTES {
+            w.flush()?;
+        }
+    }
+    Ok(())
+}
 
 /// Runs `work` on a file's encoder on a blocking thread, then hands the bytes it encoded to
 /// the file's writer.
@@ -429,6 +470,40 @@ mod tests {
                 rg.compressed_size() as usize <= 2 * ROW_GROUP_BYTES,
                 "a row group of {} bytes",
                 rg.compressed_size()
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn small_targets_still_roll_files_though_batches_are_gathered() {
+        let schema = Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, false)]));
+        let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+        let props = WriterProperties::builder()
+            .set_compression(Codec::UNCOMPRESSED)
+            .set_dictionary_enabled(false)
+            .build();
+        // 64 KiB files: gathering a quarter of that at most, never GATHER_BYTES.
+        let target = 64 * 1024;
+        let mut writer =
+            TableWriter::new(store, "r1", "t", Arc::clone(&schema), None, props, target);
+        let (batches, rows) = (400, 100);
+        for b in 0..batches {
+            let n = Int64Array::from_iter_values((0..rows).map(|i| i + b * rows));
+            let batch = RecordBatch::try_new(Arc::clone(&schema), vec![Arc::new(n)]).unwrap();
+            writer.write(&batch).await.unwrap();
+        }
+        let staged = writer.finish().await.unwrap();
+        // 320 KB of plain int64 values: about five files, none far over the target.
+        assert!(staged.len() >= 4, "{} files", staged.len());
+        assert_eq!(
+            staged.iter().map(|f| f.rows).sum::<u64>(),
+            (batches * rows) as u64
+        );
+        for f in &staged {
+            assert!(
+                f.bytes as usize <= 2 * target,
+                "a file of {} bytes",
+                f.bytes
             );
         }
     }
