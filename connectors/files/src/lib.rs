@@ -279,7 +279,7 @@ fn micros(t: DateTime<Utc>) -> i64 {
 }
 
 fn lower_bound(cx: &ReadContext, lookback: Duration) -> Lower {
-    if let Some(start) = cx.window.start {
+    if let Some(start) = cx.window.start_utc() {
         return Lower::Inclusive(micros(start));
     }
     match cx.state.as_ref().and_then(|s| s.cursor.as_ref()) {
@@ -373,7 +373,7 @@ fn produce(
     tx: &tokio::sync::mpsc::Sender<Result<StreamEvent>>,
 ) -> Result<(), String> {
     let lower = lower_bound(cx, lookback);
-    let upper = cx.window.end.map(micros);
+    let upper = cx.window.end_utc().map(micros);
     let send = |event: StreamEvent| tx.blocking_send(Ok(event)).is_ok();
     let mut max_cursor: Option<i64> = None;
     for (path, modified) in list_files(patterns)? {

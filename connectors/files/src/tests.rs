@@ -74,8 +74,12 @@ async fn csv_is_typed_and_read_incrementally_on_the_cursor() {
     assert_eq!(collect(&stream, cx(Some(last.clone()))).await.0, 0);
     let mut backfill = cx(Some(last));
     backfill.window = Window {
-        start: Some("2024-01-01T00:00:00Z".parse().unwrap()),
-        end: Some("2024-01-02T00:00:00Z".parse().unwrap()),
+        start: Some(chorus_core::Bound::Instant(
+            "2024-01-01T00:00:00Z".parse().unwrap(),
+        )),
+        end: Some(chorus_core::Bound::Instant(
+            "2024-01-02T00:00:00Z".parse().unwrap(),
+        )),
     };
     assert_eq!(collect(&stream, backfill).await.0, 1);
 }

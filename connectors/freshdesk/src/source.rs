@@ -140,7 +140,7 @@ const TEMPLATE: &str = r#"[sources.{id}]
 type = "freshdesk"
 domain = "yourcompany"                     # https://yourcompany.freshdesk.com
 api_key = "${FRESHDESK_API_KEY}"           # Profile settings > View API key
-start_date = "2026-01-01"
+start_date = "90daysAgo"  # or a date, "2026-01-01"; `today`, `yesterday` and `NdaysAgo` count back from the run
 # page_size = 100
 "#;
 
@@ -553,7 +553,7 @@ impl Inner {
                 .into_iter()
                 .filter(|r| {
                     cx.window
-                        .end
+                        .end_utc()
                         .is_none_or(|e| r.updated < e.timestamp_micros())
                 })
                 .collect();
@@ -695,7 +695,7 @@ impl Inner {
             let keep: Vec<usize> = (0..list.len())
                 .filter(|&i| {
                     cx.window
-                        .end
+                        .end_utc()
                         .is_none_or(|e| created[i] < e.timestamp_micros())
                 })
                 .collect();

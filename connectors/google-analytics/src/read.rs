@@ -246,21 +246,27 @@ pub fn day_cursor(day: NaiveDate) -> chrono::DateTime<Utc> {
 
 /// The days a read covers, inclusive: from the saved cursor minus the lookback (or the
 /// window's start, or `start_date`) to `end_date`, the window's end or today (UTC).
+///
+/// GA4's dates are the property's calendar days, and a window's dates are taken as those days.
+/// An RFC 3339 instant in the window selects the UTC days that begin inside it: the property's
+/// zone is known only from a report's answer.
 pub fn read_days(
     cx: &ReadContext,
     spec: &StreamSpec,
     settings: &Settings,
 ) -> (NaiveDate, NaiveDate) {
     let default_start = day_cursor(settings.start_date);
-    let start = cx
-        .start_time(spec.lookback, Some(default_start))
-        .unwrap_or(default_start)
-        .date_naive();
+    let start = match cx.window.start_day(&Utc) {
+        Some(day) => day,
+        None => cx
+            .start_time(spec.lookback, Some(default_start))
+            .unwrap_or(default_start)
+            .date_naive(),
+    };
     let today = Utc::now().date_naive();
     let mut last = settings.end_date.unwrap_or(today).min(today);
-    if let Some(end) = cx.window.end {
-        let before_end = (end - chrono::Duration::microseconds(1)).date_naive();
-        last = last.min(before_end);
+    if let Some(end) = cx.window.end_day(&Utc) {
+        last = last.min(end.pred_opt().unwrap_or(end));
     }
     (start, last)
 }

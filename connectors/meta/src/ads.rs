@@ -149,7 +149,7 @@ const TEMPLATE: &str = r#"[sources.{id}]
 type = "facebook_ads"
 account_id = "act_100000000000001"
 access_token = "${FACEBOOK_ADS_TOKEN}"  # ads_read (a system-user token is best)
-start_date = "2026-01-01"
+start_date = "90daysAgo"  # or a date, "2026-01-01"; `today`, `yesterday` and `NdaysAgo` count back from the run
 level = "ad"                            # account | campaign | adset | ad
 # api_version = "v25.0"
 # lookback_days = 28                    # Meta restates conversions for 28 days
@@ -486,8 +486,12 @@ impl Inner {
         tx: &Tx,
     ) -> Result<()> {
         let entity = edge.trim_end_matches('s');
-        let since = match (&cx.window.start, &cx.state) {
-            (Some(s), _) => Some(*s),
+        let window_start = match cx.window.start {
+            Some(b) => Some(b.at(&self.timezone().await?)),
+            None => None,
+        };
+        let since = match (window_start, &cx.state) {
+            (Some(s), _) => Some(s),
             (
                 None,
                 Some(StreamState {
@@ -561,11 +565,11 @@ impl Inner {
         let today = day_in(now, tz);
         let default_start = midnight(self.access.start(today), tz);
         let start = cx
-            .start_time(spec.lookback, Some(default_start))
+            .start_time_in(&tz, spec.lookback, Some(default_start))
             .unwrap_or(default_start);
         let first = day_in(start, tz);
         // Complete days only: today's numbers are still moving.
-        let last = day_in(cx.window.end.unwrap_or(now).min(now), tz);
+        let last = day_in(cx.window.end_at(&tz).unwrap_or(now).min(now), tz);
         let mut ranges = VecDeque::new();
         let mut day = first;
         while day < last {

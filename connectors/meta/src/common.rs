@@ -11,7 +11,7 @@ use arrow::datatypes::{DataType, Field, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use chorus_core::{ConfigError, ConfigTable, Error, Result, Secret};
 use chorus_http::{Auth, ClientConfig, HttpClient};
-use chrono::{DateTime, Days, NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, Days, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde::Deserialize;
 
@@ -159,16 +159,12 @@ pub fn settings<T: serde::de::DeserializeOwned>(config: &ConfigTable) -> Result<
 
 /// Midnight at the start of `day` in `tz`, as an instant.
 pub fn midnight(day: NaiveDate, tz: Tz) -> DateTime<Utc> {
-    let local = day.and_time(NaiveTime::MIN);
-    tz.from_local_datetime(&local)
-        .earliest()
-        .unwrap_or_else(|| Utc.from_utc_datetime(&local).with_timezone(&tz))
-        .with_timezone(&Utc)
+    chorus_core::calendar::midnight(day, &tz)
 }
 
 /// The day an instant falls on in `tz`.
 pub fn day_in(t: DateTime<Utc>, tz: Tz) -> NaiveDate {
-    t.with_timezone(&tz).date_naive()
+    chorus_core::calendar::day_in(t, &tz)
 }
 
 /// The day a daily insights value belongs to, from its `end_time` (the next midnight in

@@ -92,7 +92,7 @@ const TEMPLATE: &str = r#"[sources.{id}]
 type = "instagram"
 ig_user_id = "17841400000000001"
 access_token = "${INSTAGRAM_TOKEN}"  # instagram_basic, instagram_manage_insights, pages_read_engagement
-start_date = "2026-01-01"
+start_date = "90daysAgo"  # or a date, "2026-01-01"; `today`, `yesterday` and `NdaysAgo` count back from the run
 # api_version = "v25.0"
 # lookback_days = 28
 # account_metrics = ["reach", "views", "accounts_engaged", "total_interactions"]
@@ -413,7 +413,7 @@ impl Inner {
 
     fn start(&self, cx: &ReadContext, spec: &StreamSpec) -> DateTime<Utc> {
         let default_start = midnight(self.access.start(self.today()), META_TZ);
-        cx.start_time(spec.lookback, Some(default_start))
+        cx.start_time_in(&META_TZ, spec.lookback, Some(default_start))
             .unwrap_or(default_start)
     }
 
@@ -485,7 +485,7 @@ impl Inner {
     async fn media_insights(&self, spec: &StreamSpec, cx: ReadContext, tx: &Tx) -> Result<()> {
         let started = Utc::now();
         let start = self.start(&cx, spec);
-        let end = cx.window.end.unwrap_or(started).min(started);
+        let end = cx.window.end_at(&META_TZ).unwrap_or(started).min(started);
         let today = self.today();
         let mut skipped = Skipped::default();
         let mut pager = self.media_pager("media", false);
@@ -618,7 +618,7 @@ impl Inner {
         let now = Utc::now();
         let today = self.today();
         let mut day = day_in(self.start(&cx, spec), META_TZ);
-        let last = day_in(cx.window.end.unwrap_or(now).min(now), META_TZ);
+        let last = day_in(cx.window.end_at(&META_TZ).unwrap_or(now).min(now), META_TZ);
         let ig = &self.settings.ig_user_id;
         let doing = format!("reading insights of Instagram account {ig}");
         // One day per request: `total_value` sums over since..until, so a daily row needs a

@@ -8,6 +8,7 @@ use arrow::compute::kernels::zip::zip;
 use arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use async_trait::async_trait;
+use chorus_core::calendar;
 use chorus_core::schema::timestamp_type;
 use chorus_core::{
     BuildContext, CheckReport, ConfigError, ConfigKeyDoc, ConfigTable, Connector, ConnectorDoc,
@@ -15,7 +16,7 @@ use chorus_core::{
     StreamState, SyncMode,
 };
 use chorus_http::{PageDecoder, Request};
-use chrono::{DateTime, Days, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::common::{
     self, Access, Http, META_TZ, Metrics, RowsOf, Tx, day_in, day_of_end_time, events,
@@ -48,8 +49,12 @@ pub const POST_METRICS: &[&str] = &[
     "post_reactions_by_type_total",
 ];
 
-/// The most days one Page insights request may span.
-pub const INSIGHTS_WINDOW_DAYS: u64 = 90;
+/// The most days one Page insights request may span, counted in seconds from `since` to
+/// `until` (90 × 86,400 s): "Only 90 days of insights can be viewed at one time when using the
+/// since and until parameters" (Graph API reference, Page Insights; see
+/// `docs/dev/platforms/meta-graph-api.md`). Across the November clock change 90 Pacific days
+/// are one hour longer, so such a slice holds 89 days.
+pub const INSIGHTS_WINDOW_DAYS: u32 = 90;
 
 /// How many days of posts one request chain covers before a checkpoint.
 const POSTS_SLICE_DAYS: u64 = 30;
@@ -84,7 +89,7 @@ const TEMPLATE: &str = r#"[sources.{id}]
 type = "facebook_pages"
 page_id = "104857600000001"
 access_token = "${FACEBOOK_PAGE_TOKEN}"  # a Page token with pages_read_engagement, read_insights
-start_date = "2026-01-01"
+start_date = "90daysAgo"  # or a date, "2026-01-01"; `today`, `yesterday` and `NdaysAgo` count back from the run
 # api_version = "v25.0"
 # lookback_days = 28                     # Meta restates counts and insights for 28 days
 # page_metrics = ["page_media_view", "page_follows", "page_post_engagements"]
@@ -431,9 +436,9 @@ fn read_range(
     let now = Utc::now();
     let default_start = midnight(access.start(day_in(now, META_TZ)), META_TZ);
     let start = cx
-        .start_time(spec.lookback, Some(default_start))
+        .start_time_in(&META_TZ, spec.lookback, Some(default_start))
         .unwrap_or(default_start);
-    let end = cx.window.end.unwrap_or(now).min(now);
+    let end = cx.window.end_at(&META_TZ).unwrap_or(now).min(now);
     (start, end)
 }
 
@@ -587,15 +592,18 @@ impl Inner {
     async fn page_insights(&self, spec: &StreamSpec, cx: ReadContext, tx: &Tx) -> Result<()> {
         let (start, end) = read_range(&cx, spec, &self.access);
         let today = self.today();
-        let mut day = day_in(start, META_TZ);
+        let first = day_in(start, META_TZ);
         let last = day_in(end, META_TZ); // exclusive: today is not over yet
         let page = &self.settings.page_id;
         let doing = format!("reading insights of Page {page}");
-        while day < last {
-            let until = day
-                .checked_add_days(Days::new(INSIGHTS_WINDOW_DAYS))
-                .unwrap_or(last)
-                .min(last);
+        // Pacific days, cut so that no request spans more than Meta's limit in seconds.
+        for (day, until) in calendar::day_slices(
+            first,
+            last,
+            &META_TZ,
+            INSIGHTS_WINDOW_DAYS,
+            i64::from(INSIGHTS_WINDOW_DAYS) * 86_400,
+        ) {
             let params = [
                 ("period".to_owned(), "day".to_owned()),
                 (
@@ -647,7 +655,6 @@ impl Inner {
             {
                 return Ok(());
             }
-            day = until;
         }
         Ok(())
     }

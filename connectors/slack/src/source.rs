@@ -37,7 +37,7 @@ pub struct SlackConnector;
 const TEMPLATE: &str = r#"[sources.{id}]
 type = "slack"
 bot_token = "${SLACK_BOT_TOKEN}"   # scopes: channels:read, groups:read, channels:history, groups:history, users:read
-start_date = "2026-01-01"
+start_date = "90daysAgo"  # or a date, "2026-01-01"; `today`, `yesterday` and `NdaysAgo` count back from the run
 # channels = ["general", "help"]   # default: every channel the bot is a member of
 # thread_lookback_days = 7          # replies to parents of the last 7 days are read again
 # history_page_size = 15            # non-Marketplace apps: 15 a page, 1 request a minute
@@ -443,8 +443,8 @@ impl Inner {
     /// mark (minus `lookback`), never before the start date.
     fn span(&self, cx: &ReadContext, marks: &Marks, channel: &str, lookback: Duration) -> Span {
         let start = self.settings.start(Utc::now()).timestamp_micros();
-        let latest = cx.window.end.map(|e| e.timestamp_micros());
-        if let Some(s) = cx.window.start {
+        let latest = cx.window.end_utc().map(|e| e.timestamp_micros());
+        if let Some(s) = cx.window.start_utc() {
             return Span {
                 oldest: s.timestamp_micros().max(start),
                 inclusive: true,

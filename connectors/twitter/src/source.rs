@@ -190,7 +190,7 @@ type = "twitter"
 bearer_token = "${X_BEARER_TOKEN}"           # an App-only bearer token
 usernames = ["yourbrand", "competitor"]       # profiles, posts and mentions
 searches = { brand = "yourbrand OR #yourbrand", competitor = "competitor OR #competitor" }
-start_time = "2026-01-01"
+start_time = "90daysAgo"  # or a date or RFC 3339 time; `NdaysAgo` counts back from the run
 # lookback_days = 7                           # counts keep growing: re-read the last week
 # page_size = 100
 "#;
@@ -663,7 +663,7 @@ impl Inner {
         newest: &BTreeMap<String, Newest>,
         legacy: Option<DateTime<Utc>>,
     ) -> From {
-        if let Some(start) = cx.window.start {
+        if let Some(start) = cx.window.start_utc() {
             return From::Time(start);
         }
         let lookback = chrono::Duration::days(i64::from(self.settings.lookback_days));
@@ -764,7 +764,7 @@ impl Inner {
             From::SinceId(id) => params.push(("since_id".into(), id)),
             From::Beginning => {}
         }
-        if let Some(end) = cx.window.end {
+        if let Some(end) = cx.window.end_utc() {
             let latest = now - chrono::Duration::seconds(30);
             if end <= latest {
                 params.push(("end_time".into(), format(end)));

@@ -201,7 +201,7 @@ type = "zendesk"
 subdomain = "yourcompany"                  # https://yourcompany.zendesk.com
 email = "admin@yourcompany.com"            # the agent who created the API token
 api_token = "${ZENDESK_API_TOKEN}"         # or: oauth_token = "${ZENDESK_OAUTH_TOKEN}"
-start_date = "2026-01-01"
+start_date = "90daysAgo"  # or a date, "2026-01-01"; `today`, `yesterday` and `NdaysAgo` count back from the run
 # lookback_days = 14                       # ratings re-read: offered ones get answered later
 "#;
 
@@ -539,9 +539,9 @@ fn required_times<'a>(
 impl Inner {
     /// The export: a first call with `start_time`, then `cursor` until `end_of_stream`.
     async fn tickets(&self, spec: &StreamSpec, cx: &ReadContext, tx: &Tx) -> Result<()> {
-        let backfill = cx.window.start.is_some() || cx.window.end.is_some();
+        let backfill = cx.window.is_set();
         let state_cursor = cx.state.as_ref().and_then(|s| s.cursor.clone());
-        let mut from = match (cx.window.start, state_cursor) {
+        let mut from = match (cx.window.start_utc(), state_cursor) {
             (Some(t), _) => From::Time(t),
             (None, Some(Cursor::Token(c))) => From::Cursor(c),
             (None, Some(Cursor::Timestamp(t))) => From::Time(t.max(self.start)),
@@ -572,7 +572,7 @@ impl Inner {
             )
             .await?;
             let batch = self.tickets_batch(spec, &page, &extras, cx, doing)?;
-            let past_end = cx.window.end.is_some_and(|end| {
+            let past_end = cx.window.end_utc().is_some_and(|end| {
                 page.tickets.iter().any(|t| {
                     t.updated_at
                         .as_deref()
@@ -633,10 +633,7 @@ impl Inner {
             .filter(|&i| {
                 updated[i]
                     .and_then(DateTime::from_timestamp_micros)
-                    .is_some_and(|u| {
-                        cx.window.contains(u)
-                            || cx.window.start.is_none() && cx.window.end.is_none()
-                    })
+                    .is_some_and(|u| cx.window.contains(u) || !cx.window.is_set())
             })
             .collect();
         let rows: Vec<&api::Ticket> = keep.iter().map(|&i| &page.tickets[i]).collect();
@@ -718,7 +715,7 @@ impl Inner {
             ),
             ("page[size]".to_owned(), PAGE_SIZE.to_string()),
         ];
-        if let Some(end) = cx.window.end {
+        if let Some(end) = cx.window.end_utc() {
             // end_time is inclusive; the window's end is not.
             params.push(("end_time".into(), (end.timestamp() - 1).to_string()));
         }

@@ -5,11 +5,13 @@
 //! hint, [`Secret`], the component traits ([`Connector`] → [`Source`] → [`Stream`],
 //! [`TransformFactory`] → [`Transform`], [`SinkFactory`] → [`Sink`]), the spanned
 //! [`ConfigTable`] a component deserializes its settings from, the explicit [`Registry`], and
-//! [`failpoint`]s for crash tests, and the [`Shard`] a worker reads.
+//! [`failpoint`]s for crash tests, the [`Shard`] a worker reads, and the [`calendar`] days and
+//! date slices of a platform's own time zone.
 //!
 //! What does not: HTTP (`chorus-http`), pipeline files and the run graph (`chorus-runner`),
 //! Parquet (`chorus-sink`), SQL (`chorus-transform`).
 
+pub mod calendar;
 pub mod config;
 pub mod connector;
 pub mod error;
@@ -36,6 +38,6 @@ pub use shard::Shard;
 pub use sink::{Sink, SinkFactory, StagedTable, TableSpec};
 pub use state::{Cursor, StreamState};
 pub use stream::{
-    BatchStream, EventStream, ReadContext, Stream, StreamEvent, StreamSpec, SyncMode, Window,
+    BatchStream, Bound, EventStream, ReadContext, Stream, StreamEvent, StreamSpec, SyncMode, Window,
 };
 pub use transform::{Transform, TransformFactory, TransformInput};

@@ -178,7 +178,7 @@ impl RestStream {
         let start = cx
             .start_time(self.spec.lookback, Some(w.start_date))
             .unwrap_or(w.start_date);
-        let end = cx.window.end.unwrap_or(now).min(now);
+        let end = cx.window.end_utc().unwrap_or(now).min(now);
         for (s, e) in slices(start, end, w.slice) {
             let mut params = vec![(w.since_param.clone(), w.format.format(s))];
             if let Some(u) = &w.until_param {

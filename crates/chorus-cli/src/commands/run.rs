@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use chorus_core::Window;
+use chorus_core::{Bound, Window};
 use chorus_runner::summary::{RunSummary, Status};
 use chorus_runner::{RunOptions, run as run_plan};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -11,17 +11,24 @@ use super::{Context, load_shard};
 use crate::cli::RunArgs;
 use crate::exit;
 
-/// Parses `--start`/`--end`: a date (midnight UTC) or an RFC 3339 time.
-pub fn parse_time(flag: &str, value: &str) -> Result<DateTime<Utc>, String> {
+/// Parses `--start`/`--end`: a date (a calendar day in each stream's reporting zone) or an
+/// RFC 3339 time (an instant).
+pub fn parse_bound(flag: &str, value: &str) -> Result<Bound, String> {
     if let Ok(d) = NaiveDate::parse_from_str(value, "%Y-%m-%d") {
-        return d
-            .and_hms_opt(0, 0, 0)
-            .map(|t| t.and_utc())
-            .ok_or_else(|| format!("{flag} {value} is out of range"));
+        return Ok(Bound::Day(d));
     }
     DateTime::parse_from_rfc3339(value)
-        .map(|t| t.with_timezone(&Utc))
+        .map(|t| Bound::Instant(t.with_timezone(&Utc)))
         .map_err(|_| format!("{flag} {value:?} is neither a date (2024-01-31) nor an RFC 3339 time (2024-01-31T00:00:00Z)"))
+}
+
+/// Whether a window's start comes before its end (two days compare as days, else as instants
+/// with days taken in UTC).
+fn ordered(start: Bound, end: Bound) -> bool {
+    match (start, end) {
+        (Bound::Day(s), Bound::Day(e)) => s < e,
+        (s, e) => s.at(&Utc) < e.at(&Utc),
+    }
 }
 
 /// Runs a pipeline.
@@ -29,11 +36,11 @@ pub async fn run(ctx: &Context, args: RunArgs) -> u8 {
     let window = match (
         args.start
             .as_deref()
-            .map(|v| parse_time("--start", v))
+            .map(|v| parse_bound("--start", v))
             .transpose(),
         args.end
             .as_deref()
-            .map(|v| parse_time("--end", v))
+            .map(|v| parse_bound("--end", v))
             .transpose(),
     ) {
         (Ok(start), Ok(end)) => Window { start, end },
@@ -43,7 +50,7 @@ pub async fn run(ctx: &Context, args: RunArgs) -> u8 {
         }
     };
     if let (Some(s), Some(e)) = (window.start, window.end)
-        && s >= e
+        && !ordered(s, e)
     {
         eprintln!("error: --start must be before --end");
         return exit::USAGE;
@@ -194,11 +201,11 @@ async fn dry_run(
         plan.name
     );
     println!("state: {}", plan.state_location.display());
-    if window.start.is_some() || window.end.is_some() {
+    if window.is_set() {
         println!(
             "window: {} .. {}",
-            window.start.map_or("-".into(), |t| t.to_rfc3339()),
-            window.end.map_or("-".into(), |t| t.to_rfc3339())
+            window.start.map_or("-".into(), |b| b.to_string()),
+            window.end.map_or("-".into(), |b| b.to_string())
         );
     }
     println!("streams:");
@@ -206,7 +213,7 @@ async fn dry_run(
         let from = if full_refresh {
             "full refresh".to_owned()
         } else if let Some(start) = window.start {
-            format!("from the window start {}", start.to_rfc3339())
+            format!("from the window start {start}")
         } else {
             match state.get(id).and_then(|s| s.cursor.as_ref()) {
                 Some(c) => format!("from {}", serde_json::to_string(c).unwrap_or_default()),
@@ -241,19 +248,28 @@ mod tests {
     #[test]
     fn dates_and_times_parse() {
         assert_eq!(
-            parse_time("--start", "2024-01-31").unwrap().to_rfc3339(),
-            "2024-01-31T00:00:00+00:00"
+            parse_bound("--start", "2024-01-31").unwrap(),
+            Bound::Day(NaiveDate::from_ymd_opt(2024, 1, 31).unwrap())
         );
         assert_eq!(
-            parse_time("--end", "2024-01-31T10:00:00+02:00")
+            parse_bound("--end", "2024-01-31T10:00:00+02:00")
                 .unwrap()
-                .to_rfc3339(),
+                .to_string(),
             "2024-01-31T08:00:00+00:00"
         );
         assert!(
-            parse_time("--start", "yesterday")
+            parse_bound("--start", "yesterday")
                 .unwrap_err()
                 .contains("neither a date")
         );
+    }
+
+    #[test]
+    fn a_window_must_go_forward() {
+        let day = |s| parse_bound("--start", s).unwrap();
+        assert!(ordered(day("2024-03-01"), day("2024-03-02")));
+        assert!(!ordered(day("2024-03-01"), day("2024-03-01")));
+        assert!(ordered(day("2024-03-01"), day("2024-03-01T00:00:01Z")));
+        assert!(!ordered(day("2024-03-01T00:00:00Z"), day("2024-03-01")));
     }
 }

@@ -127,8 +127,12 @@ mode = "merge"
     // A January backfill reads contact 1's January row again; the March row must stay.
     let opts = chorus_runner::RunOptions {
         window: chorus_core::Window {
-            start: Some("2024-01-01T00:00:00Z".parse().unwrap()),
-            end: Some("2024-02-01T00:00:00Z".parse().unwrap()),
+            start: Some(chorus_core::Bound::Instant(
+                "2024-01-01T00:00:00Z".parse().unwrap(),
+            )),
+            end: Some(chorus_core::Bound::Instant(
+                "2024-02-01T00:00:00Z".parse().unwrap(),
+            )),
         },
         ..Default::default()
     };
