@@ -109,6 +109,9 @@ pub enum Command {
         /// Faults to inject, e.g. "429=0.1,503=0.05,truncate=0.02,slow=0.1,slow_ms=300".
         #[arg(long, default_value = "")]
         faults: String,
+        /// The last day of generated data (default: a week before today).
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        anchor: Option<chrono::NaiveDate>,
     },
     /// Print a commented pipeline template for the given connectors.
     Init {

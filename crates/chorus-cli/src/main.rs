@@ -95,7 +95,8 @@ fn main() -> ExitCode {
                 seed,
                 scale,
                 faults,
-            } => commands::sandbox::sandbox(port, seed, scale, &faults).await,
+                anchor,
+            } => commands::sandbox::sandbox(port, seed, scale, &faults, anchor).await,
         }
     });
     ExitCode::from(code)

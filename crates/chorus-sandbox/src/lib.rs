@@ -1,8 +1,9 @@
 //! A local emulator of the HTTP APIs chorus connectors read, for tests, the demo and benchmarks.
 //!
 //! What lives here: the [`Sandbox`] server (an axum router served by our own accept loop so that
-//! faults can cut connections), its [`SandboxConfig`], seeded deterministic data and the
-//! [`Truth`] tests compare against, [`FaultSpec`] fault injection, the [`LoggedRequest`] log,
+//! faults can cut connections), its [`SandboxConfig`], seeded deterministic data placed
+//! relative to an anchor date (a week before today by default, see [`data`]) and the [`Truth`]
+//! tests compare against, [`FaultSpec`] fault injection, the [`LoggedRequest`] log,
 //! and one module per emulated platform under [`platforms`]: [`platforms::reference`], which
 //! exercises every paginator and auth variant of the kit, [`platforms::meta`], the Graph API
 //! of Facebook Pages, Instagram and the Marketing API, [`platforms::x`], X API v2,

@@ -19,6 +19,7 @@ use axum::body::Body;
 use axum::http::{HeaderValue, Request, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use chrono::NaiveDate;
 use http_body_util::{BodyExt, Limited};
 use hyper::body::{Frame, Incoming};
 use hyper::server::conn::http1;
@@ -33,7 +34,7 @@ use tower::ServiceExt;
 
 use crate::auth::TokenStore;
 use crate::control::{self, Control};
-use crate::data::Truth;
+use crate::data::{Truth, default_anchor};
 use crate::error::SandboxError;
 use crate::faults::{self, FaultKind, FaultSpec, OVERRIDE_HEADER};
 use crate::log::{LoggedRequest, RequestLog};
@@ -61,6 +62,9 @@ pub struct SandboxConfig {
     pub faults: FaultSpec,
     /// The lifetime of access tokens minted by token endpoints, in seconds (default 3600).
     pub token_ttl_secs: u64,
+    /// The (exclusive) last day of generated data (default: [`default_anchor`], a week before
+    /// today).
+    pub anchor: NaiveDate,
 }
 
 impl Default for SandboxConfig {
@@ -71,6 +75,7 @@ impl Default for SandboxConfig {
             scale: 1,
             faults: FaultSpec::none(),
             token_ttl_secs: 3600,
+            anchor: default_anchor(),
         }
     }
 }
@@ -139,7 +144,7 @@ impl Sandbox {
             .map_err(bind_error)?;
         let addr = listener.local_addr().map_err(bind_error)?;
         let base_url = format!("http://{addr}");
-        let truth = Arc::new(Truth::new(config.seed, config.scale));
+        let truth = Arc::new(Truth::at(config.seed, config.scale, config.anchor));
         let tokens = Arc::new(TokenStore::new(config.seed));
         let log = Arc::new(RequestLog::default());
         let meta_usage = Arc::new(UsageOverride::default());
@@ -174,7 +179,7 @@ impl Sandbox {
         });
         let (stop, stopped) = watch::channel(false);
         let task = tokio::spawn(accept_loop(listener, shared, stopped));
-        tracing::debug!(url = %base_url, seed = config.seed, scale = config.scale, faults = %config.faults, "Sandbox started.");
+        tracing::debug!(url = %base_url, seed = config.seed, scale = config.scale, anchor = %config.anchor, faults = %config.faults, "Sandbox started.");
         Ok(Sandbox {
             addr,
             base_url,
@@ -264,7 +269,8 @@ impl Sandbox {
 /// Runs a sandbox in the foreground until ctrl-c (what `chorus sandbox` calls).
 pub async fn serve(config: SandboxConfig) -> Result<(), SandboxError> {
     let sandbox = Sandbox::start(config).await?;
-    tracing::info!(url = %sandbox.base_url(), "Sandbox listening.");
+    let (url, anchor) = (sandbox.base_url(), sandbox.config().anchor);
+    tracing::info!(%url, %anchor, "Sandbox listening.");
     let signal = tokio::signal::ctrl_c().await;
     sandbox.shutdown().await;
     signal.map_err(SandboxError::Signal)

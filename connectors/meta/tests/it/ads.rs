@@ -7,13 +7,13 @@ use chorus_sandbox::Sandbox;
 use chorus_sandbox::platforms::meta::{AD_ACCOUNT_ID, TOKEN};
 use chrono::NaiveDate;
 
-use crate::support::{contract, cx, http, sandbox, settings, stream};
+use crate::support::{before_anchor, contract, cx, http, sandbox, settings, stream};
 
 pub(crate) fn source(sb: &Sandbox, extra: &str) -> AdsSource {
     let start = if extra.contains("start_date") {
-        ""
+        String::new()
     } else {
-        "start_date = \"2026-10-01\"\n"
+        format!("start_date = \"{}\"\n", before_anchor(sb, 31))
     };
     let body = format!("account_id = \"act_{AD_ACCOUNT_ID}\"\n{start}{extra}");
     let cfg: AdsConfig = settings(sb, TOKEN, &body).deserialize().unwrap();
@@ -33,7 +33,10 @@ async fn a_failed_report_job_is_split_and_rows_match_the_truth() {
     // A year of every ad in one job is more than the sandbox's async jobs take.
     let src = source(
         &sb,
-        "start_date = \"2026-01-01\"\nreport_days = 366\naction_types = [\"purchase\", \"link_click\"]",
+        &format!(
+            "start_date = \"{}\"\nreport_days = 366\naction_types = [\"purchase\", \"link_click\"]",
+            sb.truth().meta.data_start
+        ),
     );
     let s = stream(&src, "ads_insights");
     let names: Vec<String> = s
@@ -76,7 +79,7 @@ async fn a_failed_report_job_is_split_and_rows_match_the_truth() {
         .ads
         .iter()
         .map(|ad| {
-            let mut d = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
+            let mut d = truth.data_start;
             let today = chorus_connector_meta::common::day_in(
                 chrono::Utc::now(),
                 chorus_connector_meta::common::META_TZ,

@@ -9,13 +9,13 @@ use chorus_core::testing::read_all;
 use chorus_sandbox::Sandbox;
 use chorus_sandbox::platforms::meta::{IG_USER_ID, TOKEN, TOKEN_NO_INSIGHTS};
 
-use crate::support::{contract, cx, http, sandbox, settings, stream};
+use crate::support::{before_anchor, contract, cx, http, sandbox, settings, stream};
 
 pub(crate) fn source(sb: &Sandbox, token: &str, extra: &str) -> InstagramSource {
     let start = if extra.contains("start_date") {
-        ""
+        String::new()
     } else {
-        "start_date = \"2026-10-01\"\n"
+        format!("start_date = \"{}\"\n", before_anchor(sb, 31))
     };
     let body = format!("ig_user_id = \"{IG_USER_ID}\"\n{start}{extra}");
     let cfg: InstagramConfig = settings(sb, token, &body).deserialize().unwrap();
@@ -65,7 +65,10 @@ async fn media_insights_skip_pre_business_media_and_drop_unsupported_metrics() {
     let src = source(
         &sb,
         TOKEN,
-        "start_date = \"2026-01-01\"\nmedia_metrics = { FEED = [\"reach\", \"navigation\", \"impressions\"], REELS = [\"reach\"], STORY = [\"reach\", \"navigation\"] }",
+        &format!(
+            "start_date = \"{}\"\nmedia_metrics = {{ FEED = [\"reach\", \"navigation\", \"impressions\"], REELS = [\"reach\"], STORY = [\"reach\", \"navigation\"] }}",
+            sb.truth().meta.data_start
+        ),
     );
     let read = read_all(&stream(&src, "media_insights"), cx()).await;
     assert!(read.error.is_none(), "{:?}", read.error);
@@ -126,7 +129,7 @@ async fn account_insights_are_daily_totals() {
     assert!(read.error.is_none(), "{:?}", read.error);
     let truth = &sb.truth().meta;
     let today = day_in(chrono::Utc::now(), META_TZ);
-    let start = chrono::NaiveDate::from_ymd_opt(2026, 10, 1).unwrap();
+    let start = before_anchor(&sb, 31);
     assert_eq!(read.rows.len() as i64, 2 * (today - start).num_days());
     for row in &read.rows {
         // ig_user_id|date|metric|period|value|is_final

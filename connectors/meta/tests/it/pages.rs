@@ -6,10 +6,13 @@ use chorus_core::testing::read_all;
 use chorus_sandbox::Sandbox;
 use chorus_sandbox::platforms::meta::{PAGE_ID, TOKEN, TOKEN_NO_INSIGHTS};
 
-use crate::support::{contract, cx, http, sandbox, settings, stream};
+use crate::support::{before_anchor, contract, cx, http, sandbox, settings, stream};
 
 pub(crate) fn source(sb: &Sandbox, token: &str, extra: &str) -> PagesSource {
-    let body = format!("page_id = \"{PAGE_ID}\"\nstart_date = \"2026-09-01\"\n{extra}");
+    let body = format!(
+        "page_id = \"{PAGE_ID}\"\nstart_date = \"{}\"\n{extra}",
+        before_anchor(sb, 61)
+    );
     let cfg: PagesConfig = settings(sb, token, &body).deserialize().unwrap();
     PagesSource::new(cfg, &http()).unwrap()
 }
@@ -28,7 +31,7 @@ async fn posts_match_the_truth_and_shares_default_to_zero() {
     let read = read_all(&stream(&src, "posts"), cx()).await;
     assert!(read.error.is_none(), "{:?}", read.error);
     let truth = &sb.truth().meta;
-    let start = chrono::NaiveDate::from_ymd_opt(2026, 9, 1).unwrap();
+    let start = before_anchor(&sb, 61);
     let expected: Vec<_> = truth
         .posts
         .iter()
@@ -103,10 +106,7 @@ async fn page_insights_land_on_pacific_days_and_recent_days_are_not_final() {
         assert_eq!(cols[5], if age > 28 { "true" } else { "false" }, "{row}");
         days += 1;
     }
-    assert_eq!(
-        days,
-        (today - chrono::NaiveDate::from_ymd_opt(2026, 9, 1).unwrap()).num_days()
-    );
+    assert_eq!(days, (today - before_anchor(&sb, 61)).num_days());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

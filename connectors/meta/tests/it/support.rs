@@ -25,6 +25,15 @@ pub async fn sandbox(faults: &str) -> Sandbox {
 }
 
 /// Fast retries, short timeouts, a small slowdown and fast job polls.
+/// The day `days` before the sandbox's anchor (the last day of its data): tests read from a
+/// day relative to the data, never from a fixed date that the data leaves behind.
+pub fn before_anchor(sb: &Sandbox, days: u64) -> chrono::NaiveDate {
+    let anchor = sb.truth().anchor;
+    anchor
+        .checked_sub_days(chrono::Days::new(days))
+        .unwrap_or(anchor)
+}
+
 pub fn http() -> Http {
     Http {
         config: ClientConfig {

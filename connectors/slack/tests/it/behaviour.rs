@@ -162,10 +162,17 @@ async fn a_backfill_window_reads_only_its_days_and_never_rewinds() {
     let messages = stream(&src, "messages");
     let full = read_all(&messages, cx()).await;
     let (_, state) = full.checkpoints.last().cloned().unwrap();
-    let t = |s: &str| s.parse::<chrono::DateTime<chrono::Utc>>().unwrap();
+    // A week a month into the sandbox's messages, as dates: UTC days for Slack.
+    let first = sb
+        .truth()
+        .slack
+        .data_start
+        .checked_add_days(chrono::Days::new(31))
+        .unwrap();
+    let end = first.checked_add_days(chrono::Days::new(7)).unwrap();
     let window = Window {
-        start: Some(t("2026-09-01T00:00:00Z")),
-        end: Some(t("2026-09-08T00:00:00Z")),
+        start: Some(chorus_core::Bound::Day(first)),
+        end: Some(chorus_core::Bound::Day(end)),
     };
     let read = read_all(
         &messages,
@@ -178,8 +185,15 @@ async fn a_backfill_window_reads_only_its_days_and_never_rewinds() {
     .await;
     assert!(read.error.is_none(), "{:?}", read.error);
     assert!(!read.rows.is_empty() && read.rows.len() < full.rows.len());
+    let days: Vec<String> = first
+        .iter_days()
+        .take_while(|d| *d < end)
+        .map(|d| d.to_string())
+        .collect();
     assert!(
-        read.rows.iter().all(|r| r.contains("2026-09-0")),
+        read.rows
+            .iter()
+            .all(|r| days.iter().any(|d| r.contains(d.as_str()))),
         "{:?}",
         &read.rows[..1]
     );

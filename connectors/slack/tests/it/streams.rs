@@ -1,7 +1,7 @@
 //! Every stream through the contract harness, and the rows against the sandbox's truth.
 
 use chorus_core::testing::{assert_extra_fields, read_all, read_extra_fields};
-use chorus_sandbox::platforms::slack::{DATA_START, TOKEN};
+use chorus_sandbox::platforms::slack::TOKEN;
 
 use crate::support::{contract, cx, sandbox, source, source_keeping_unknown_fields, stream};
 
@@ -23,7 +23,8 @@ async fn messages_and_replies_match_the_truth() {
         .iter()
         .filter(|c| c.is_member && !c.is_archived)
         .collect();
-    let start = DATA_START
+    let start = truth
+        .data_start
         .and_hms_opt(0, 0, 0)
         .unwrap()
         .and_utc()

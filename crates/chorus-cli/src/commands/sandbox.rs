@@ -1,11 +1,19 @@
 //! `chorus sandbox`: the API emulator, for trying pipelines without real credentials.
 
 use chorus_sandbox::{FaultSpec, SandboxConfig};
+use chrono::NaiveDate;
 
 use crate::exit;
 
-/// Serves the sandbox until ctrl-c.
-pub async fn sandbox(port: u16, seed: u64, scale: u32, faults: &str) -> u8 {
+/// Serves the sandbox until ctrl-c; `anchor` is the last day of generated data (`None`: the
+/// sandbox's default, a week before today).
+pub async fn sandbox(
+    port: u16,
+    seed: u64,
+    scale: u32,
+    faults: &str,
+    anchor: Option<NaiveDate>,
+) -> u8 {
     let faults = match FaultSpec::parse(faults) {
         Ok(f) => f,
         Err(e) => {
@@ -13,12 +21,14 @@ pub async fn sandbox(port: u16, seed: u64, scale: u32, faults: &str) -> u8 {
             return exit::USAGE;
         }
     };
+    let defaults = SandboxConfig::default();
     let config = SandboxConfig {
         port,
         seed,
         scale,
         faults,
-        ..SandboxConfig::default()
+        anchor: anchor.unwrap_or(defaults.anchor),
+        ..defaults
     };
     match chorus_sandbox::serve(config).await {
         Ok(()) => exit::OK,

@@ -95,8 +95,12 @@ async fn run_report_answers_like_the_data_api() {
         .as_str()
         .unwrap()
         .to_owned();
+    // A week two months before the anchor, and a month before the first day with sessions.
+    let first = sb.truth().anchor - chrono::Duration::days(61);
+    let last = first + chrono::Duration::days(6);
+    let before = sb.truth().ga4.data_start - chrono::Duration::days(31);
     let body = json!({
-        "dateRanges": [{"startDate": "2026-03-01", "endDate": "2026-03-07"}],
+        "dateRanges": [{"startDate": first.to_string(), "endDate": last.to_string()}],
         "dimensions": [{"name": "date"}, {"name": "sessionDefaultChannelGroup"}],
         "metrics": [{"name": "sessions"}, {"name": "bounceRate"}, {"name": "totalRevenue"}],
         "limit": "5",
@@ -112,7 +116,10 @@ async fn run_report_answers_like_the_data_api() {
     assert_eq!(answer["metricHeaders"][2]["type"], "TYPE_CURRENCY");
     assert_eq!(answer["rows"].as_array().unwrap().len(), 5);
     assert!(answer["rowCount"].as_u64().unwrap() > 5);
-    assert_eq!(answer["rows"][0]["dimensionValues"][0]["value"], "20260301");
+    assert_eq!(
+        answer["rows"][0]["dimensionValues"][0]["value"],
+        first.format("%Y%m%d").to_string()
+    );
     assert!(answer["rows"][0]["metricValues"][0]["value"].is_string());
     assert_eq!(
         answer["metadata"],
@@ -127,7 +134,8 @@ async fn run_report_answers_like_the_data_api() {
 
     // No data: neither rows nor rowCount.
     let mut empty = body.clone();
-    empty["dateRanges"] = json!([{"startDate": "2024-01-01", "endDate": "2024-01-31"}]);
+    let (start, end) = (before, before + chrono::Duration::days(30));
+    empty["dateRanges"] = json!([{"startDate": start.to_string(), "endDate": end.to_string()}]);
     let (_, answer) = report(base, &token, PROPERTY_ID, &empty).await;
     assert!(
         answer.get("rows").is_none() && answer.get("rowCount").is_none(),

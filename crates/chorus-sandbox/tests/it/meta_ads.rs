@@ -8,8 +8,14 @@ use serde_json::{Value, json};
 use crate::meta_pages::{all_pages, error, meta_get, send};
 use crate::{client, start};
 
-fn date(s: &str) -> NaiveDate {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+/// The day `days` before the sandbox's anchor (the first day without generated objects).
+fn before_anchor(sandbox: &Sandbox, days: i64) -> NaiveDate {
+    sandbox.truth().anchor - Duration::days(days)
+}
+
+/// A `time_range` parameter.
+fn time_range(since: NaiveDate, until: NaiveDate) -> String {
+    format!(r#"{{"since":"{since}","until":"{until}"}}"#)
 }
 
 fn act(edge: &str) -> String {
@@ -175,6 +181,8 @@ async fn sync_rows(sandbox: &Sandbox, query: &[(&str, &str)]) -> Vec<Value> {
 async fn sync_insights_daily_rows() {
     let sandbox = start(23, 1).await;
     let truth = sandbox.truth();
+    let (since, until) = (before_anchor(&sandbox, 61), before_anchor(&sandbox, 52));
+    let range = time_range(since, until);
     let rows = sync_rows(
         &sandbox,
         &[
@@ -183,16 +191,13 @@ async fn sync_insights_daily_rows() {
                 "fields",
                 "ad_id,adset_id,campaign_id,impressions,clicks,spend,reach,actions,action_values",
             ),
-            (
-                "time_range",
-                r#"{"since":"2026-09-01","until":"2026-09-10"}"#,
-            ),
+            ("time_range", &range),
             ("time_increment", "1"),
             ("limit", "20"),
         ],
     )
     .await;
-    let expected = expected_ad_rows(truth, date("2026-09-01"), date("2026-09-10"), false);
+    let expected = expected_ad_rows(truth, since, until, false);
     assert_eq!(rows.len(), expected.len());
     assert!(!rows.is_empty());
     for (row, (day, ad_id, d)) in rows.iter().zip(&expected) {
@@ -224,19 +229,16 @@ async fn sync_insights_daily_rows() {
         &[
             ("level", "account"),
             ("fields", "account_id,impressions"),
-            (
-                "time_range",
-                r#"{"since":"2026-09-01","until":"2026-09-10"}"#,
-            ),
+            ("time_range", &range),
         ],
     )
     .await;
-    let all = expected_ad_rows(truth, date("2026-09-01"), date("2026-09-10"), true);
+    let all = expected_ad_rows(truth, since, until, true);
     let total: u64 = all.iter().map(|(_, _, d)| d.impressions).sum();
     assert_eq!(
         rows,
         [
-            json!({"account_id": AD_ACCOUNT_ID, "impressions": total.to_string(), "date_start": "2026-09-01", "date_stop": "2026-09-10"})
+            json!({"account_id": AD_ACCOUNT_ID, "impressions": total.to_string(), "date_start": since.to_string(), "date_stop": until.to_string()})
         ]
     );
 }
@@ -246,8 +248,8 @@ async fn sync_insights_refuse_too_much_data() {
     let sandbox = start(24, 1).await;
     let ads = sandbox.truth().meta.ads.len();
     let days = SYNC_MAX_ROWS / ads + 1;
-    let until = date("2026-01-01") + Duration::days(days as i64 - 1);
-    let range = format!(r#"{{"since":"2026-01-01","until":"{until}"}}"#);
+    let since = sandbox.truth().meta.data_start;
+    let range = time_range(since, since + Duration::days(days as i64 - 1));
     let (status, _, body) = meta_get(
         &sandbox,
         &act("insights"),
@@ -303,13 +305,11 @@ async fn run_job(sandbox: &Sandbox, form: &[(&str, &str)]) -> (String, Vec<Strin
 #[tokio::test]
 async fn async_job_lifecycle() {
     let sandbox = start(25, 1).await;
+    let range = time_range(before_anchor(&sandbox, 92), before_anchor(&sandbox, 73));
     let params = [
         ("level", "ad"),
         ("fields", "ad_id,impressions,spend,actions"),
-        (
-            "time_range",
-            r#"{"since":"2026-08-01","until":"2026-08-20"}"#,
-        ),
+        ("time_range", &range),
         ("time_increment", "1"),
     ];
     let (run, statuses) = run_job(&sandbox, &params).await;
@@ -339,9 +339,8 @@ async fn async_job_fails_when_too_large_then_splits() {
     let sandbox = start(26, 2).await;
     let ads = sandbox.truth().meta.ads.len();
     let days = ASYNC_MAX_ROWS / ads + 1;
-    let since = date("2026-01-01");
-    let until = since + Duration::days(days as i64 - 1);
-    let range = format!(r#"{{"since":"{since}","until":"{until}"}}"#);
+    let since = sandbox.truth().meta.data_start;
+    let range = time_range(since, since + Duration::days(days as i64 - 1));
     let (run, statuses) = run_job(
         &sandbox,
         &[
@@ -359,7 +358,7 @@ async fn async_job_fails_when_too_large_then_splits() {
     assert_eq!(error(&body)["error_subcode"], 2_490_547);
     // Half the range succeeds.
     let half = since + Duration::days(days as i64 / 2 - 1);
-    let range = format!(r#"{{"since":"{since}","until":"{half}"}}"#);
+    let range = time_range(since, half);
     let (_, statuses) = run_job(
         &sandbox,
         &[
@@ -403,6 +402,7 @@ async fn ads_throttle_faults() {
 #[tokio::test]
 async fn async_jobs_accept_a_json_body() {
     let sandbox = start(28, 1).await;
+    let (since, until) = (before_anchor(&sandbox, 123), before_anchor(&sandbox, 121));
     let (status, _, body) = send(
         client()
             .post(sandbox.url(&format!("/meta/v25.0/{}", act("insights"))))
@@ -410,7 +410,7 @@ async fn async_jobs_accept_a_json_body() {
             .json(&json!({
                 "level": "campaign",
                 "fields": "campaign_id,impressions",
-                "time_range": {"since": "2026-07-01", "until": "2026-07-03"},
+                "time_range": {"since": since.to_string(), "until": until.to_string()},
                 "time_increment": 1,
             })),
     )
@@ -418,8 +418,8 @@ async fn async_jobs_accept_a_json_body() {
     assert_eq!(status, 200, "{body}");
     let run = body["report_run_id"].as_str().unwrap();
     let (_, _, polled) = meta_get(&sandbox, run, &[]).await;
-    assert_eq!(polled["date_start"], "2026-07-01");
-    assert_eq!(polled["date_stop"], "2026-07-03");
+    assert_eq!(polled["date_start"], since.to_string());
+    assert_eq!(polled["date_stop"], until.to_string());
     // Insights before completion are refused; errors carry the ads usage headers too.
     let (status, headers, body) = meta_get(&sandbox, &format!("{run}/insights"), &[]).await;
     assert_eq!(status, 400);
@@ -430,7 +430,8 @@ async fn async_jobs_accept_a_json_body() {
 #[tokio::test]
 async fn object_insights_match_the_account_breakdown() {
     let sandbox = start(29, 1).await;
-    let range = r#"{"since":"2026-09-01","until":"2026-09-30"}"#;
+    let range = time_range(before_anchor(&sandbox, 61), before_anchor(&sandbox, 32));
+    let range = range.as_str();
     let by_campaign = sync_rows(
         &sandbox,
         &[

@@ -361,8 +361,9 @@ async fn instagram_throttle_fault() {
 async fn media_since_until_and_user_throttle() {
     let sandbox = start(17, 1).await;
     let truth = &sandbox.truth().meta;
-    let since = pacific_midnight(date("2026-04-01"));
-    let until = pacific_midnight(date("2026-07-01"));
+    // Three months from the fourth month of the data on, wherever the anchor puts it.
+    let since = pacific_midnight(truth.data_start + Duration::days(90));
+    let until = pacific_midnight(truth.data_start + Duration::days(181));
     let (rows, _) = all_pages(
         client()
             .get(sandbox.url(&format!("/meta/v25.0/{IG_USER_ID}/media")))
@@ -378,6 +379,7 @@ async fn media_since_until_and_user_throttle() {
         .map(|m| m.id.as_str())
         .collect();
     let got: Vec<&str> = rows.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert!(!expected.is_empty());
     assert_eq!(got, expected);
     let (status, _, body) = send(
         client()

@@ -230,13 +230,15 @@ async fn posts_page_to_the_end_newest_first() {
     assert!(times.windows(2).all(|w| w[0] >= w[1]));
 
     // since/until (dates and unix seconds) filter on created_time; limit is capped at 100.
-    let since = pacific_midnight(date("2026-03-01"));
-    let until = 1_780_000_000;
+    // The window: two to five months into the data, wherever the anchor puts it.
+    let since_day = truth.data_start + chrono::Duration::days(59);
+    let since = pacific_midnight(since_day);
+    let until = pacific_midnight(since_day + chrono::Duration::days(88)) + 73_600;
     let first = client()
         .get(sandbox.url(&format!("/meta/v25.0/{PAGE_ID}/published_posts")))
         .bearer_auth(TOKEN)
         .query(&[
-            ("since", "2026-03-01".to_owned()),
+            ("since", since_day.to_string()),
             ("until", until.to_string()),
             ("limit", "500".to_owned()),
         ]);
@@ -247,6 +249,7 @@ async fn posts_page_to_the_end_newest_first() {
         .filter(|p| p.created_time >= since && p.created_time < until)
         .map(|p| p.id.as_str())
         .collect();
+    assert!(expected.len() > 10, "{}", expected.len());
     let got: Vec<&str> = rows.iter().map(|r| r["id"].as_str().unwrap()).collect();
     assert_eq!(got, expected);
 }

@@ -1,10 +1,13 @@
 //! Every paginator pages to exactly the ground-truth rows, with and without a window.
 
-use chorus_sandbox::Truth;
+use chorus_sandbox::data::REFERENCE_ANCHOR;
 use chorus_sandbox::platforms::reference::{self, MAX_PAGE_SIZE};
+use chorus_sandbox::{SandboxConfig, Truth};
 use serde_json::Value;
 
-use crate::{client, expected, json, jwt_access_token, oauth_access_token, start, window};
+use crate::{
+    client, expected, json, jwt_access_token, oauth_access_token, start, start_with, window,
+};
 
 const MAX_PAGES: usize = 1_000;
 
@@ -400,10 +403,39 @@ async fn items_keep_their_awkward_json_shapes() {
 #[tokio::test]
 async fn truth_without_a_server_matches_the_served_truth() {
     let sandbox = start(99, 2).await;
-    let truth = Truth::new(99, 2);
+    let truth = Truth::at(99, 2, sandbox.truth().anchor);
     assert_eq!(truth.reference, sandbox.truth().reference);
     let served: Value = json(client().get(sandbox.url("/_sandbox/truth"))).await;
     assert_eq!(served, serde_json::to_value(&truth).unwrap());
     assert_eq!(served["reference"]["items"].as_array().unwrap().len(), 200);
     assert_ne!(Truth::new(100, 2).reference, truth.reference);
+}
+
+#[tokio::test]
+async fn the_anchor_is_the_last_day_of_data() {
+    // By default, a week before today.
+    let sandbox = start(7, 1).await;
+    let today = chrono::Utc::now().date_naive();
+    let anchor = sandbox.truth().anchor;
+    assert!(
+        [7, 8].contains(&(today - anchor).num_days()),
+        "{anchor} {today}"
+    );
+    assert_eq!(sandbox.config().anchor, anchor);
+    // Configured: the server builds its truth at that anchor.
+    let anchor = REFERENCE_ANCHOR;
+    let sandbox = start_with(SandboxConfig {
+        seed: 7,
+        anchor,
+        ..SandboxConfig::default()
+    })
+    .await;
+    let served: Value = json(client().get(sandbox.url("/_sandbox/truth"))).await;
+    assert_eq!(served["anchor"], "2026-11-01");
+    assert_eq!(
+        served,
+        serde_json::to_value(Truth::at(7, 1, REFERENCE_ANCHOR)).unwrap()
+    );
+    assert_eq!(sandbox.truth().meta.data_end, anchor);
+    assert_eq!(sandbox.truth().slack.data_end, anchor);
 }

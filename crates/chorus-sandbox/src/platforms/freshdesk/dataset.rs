@@ -1,14 +1,14 @@
 //! The Freshdesk platform's tickets with their stats, conversations and satisfaction ratings,
-//! drawn from the seed. Clock-free: tickets are created over [`DATA_START`] plus
-//! [`DATA_DAYS`] days, on whole minutes.
+//! drawn from the seed. Clock-free: tickets are created over the [`DATA_DAYS`] days before the
+//! anchor (from [`data_start`]), on whole minutes; conversations, resolutions and ratings trail
+//! their ticket by up to 5 days.
 
+use chrono::NaiveDate;
 use serde::Serialize;
 
-use crate::data::Rng;
+use crate::data::{self, Rng};
 
-/// The earliest creation time: 2026-09-01T00:00:00Z, unix seconds.
-pub const DATA_START: i64 = 1_788_220_800;
-/// The days over which tickets are created.
+/// The days over which tickets are created, ending at the anchor.
 pub const DATA_DAYS: i64 = 61;
 /// Tickets per unit of scale.
 pub const TICKETS_PER_SCALE: usize = 200;
@@ -26,6 +26,12 @@ pub const SOURCES: &[(u8, u64)] = &[
 ];
 /// The ticket sources the support KPIs count as social (Twitter, Facebook).
 pub const SOCIAL_SOURCES: &[u8] = &[5, 6];
+
+/// The earliest creation time, unix seconds: UTC midnight [`DATA_DAYS`] days before `anchor`
+/// (2026-09-01T00:00:00Z, 1 788 220 800, at [`crate::data::REFERENCE_ANCHOR`]).
+pub fn data_start(anchor: NaiveDate) -> i64 {
+    data::utc_midnight(data::offset(anchor, -DATA_DAYS))
+}
 
 /// One entry of a ticket's conversation.
 #[derive(Debug, Clone, Serialize)]
@@ -108,9 +114,11 @@ impl Ticket {
     }
 }
 
-/// Every Freshdesk ticket for one seed and scale, by id.
+/// Every Freshdesk ticket for one seed, scale and anchor, by id.
 #[derive(Debug, Clone, Serialize)]
 pub struct Dataset {
+    /// The earliest creation time, unix seconds ([`data_start`] of the anchor).
+    pub data_start: i64,
     /// The tickets, by id (also creation order).
     pub tickets: Vec<Ticket>,
 }
@@ -137,12 +145,13 @@ const SUBJECTS: &[&str] = &[
 ];
 
 impl Dataset {
-    /// Generates the tickets for a seed and scale.
-    pub fn generate(seed: u64, scale: u32) -> Self {
+    /// Generates the tickets for a seed and scale, created in the days before `anchor`.
+    pub fn generate(seed: u64, scale: u32, anchor: NaiveDate) -> Self {
+        let data_start = data_start(anchor);
         let mut rng = Rng::new(seed, "freshdesk");
         let n = TICKETS_PER_SCALE * scale.max(1) as usize;
         let mut created: Vec<i64> = (0..n)
-            .map(|_| DATA_START + (rng.below((DATA_DAYS * 1440) as u64) as i64) * 60)
+            .map(|_| data_start + (rng.below((DATA_DAYS * 1440) as u64) as i64) * 60)
             .collect();
         created.sort_unstable();
         let mut next_conversation = 43_000_000_000u64;
@@ -151,7 +160,10 @@ impl Dataset {
             .enumerate()
             .map(|(i, c)| Self::ticket(&mut rng, i as u64 + 1, c, &mut next_conversation))
             .collect();
-        Self { tickets }
+        Self {
+            data_start,
+            tickets,
+        }
     }
 
     fn ticket(rng: &mut Rng, id: u64, created: i64, next: &mut u64) -> Ticket {

@@ -39,7 +39,7 @@ use crate::data::Truth;
 use crate::faults::FaultKind;
 use crate::platforms::{Context, Platform};
 pub use dataset::{
-    Conversation, DATA_DAYS, DATA_START, Dataset, Rating, SOCIAL_SOURCES, SOURCES, Ticket,
+    Conversation, DATA_DAYS, Dataset, Rating, SOCIAL_SOURCES, SOURCES, Ticket, data_start,
 };
 
 /// The path prefix of the Freshdesk platform.
@@ -554,13 +554,13 @@ mod tests {
 
     #[test]
     fn the_data_is_stable_and_plausible() {
-        let d = Dataset::generate(0, 1);
+        let d = Dataset::generate(0, 1, crate::data::REFERENCE_ANCHOR);
         assert_eq!(d.tickets.len(), dataset::TICKETS_PER_SCALE);
         assert!(d.tickets.iter().any(|t| t.first_responded.is_none()));
         assert!(d.tickets.iter().any(|t| SOCIAL_SOURCES.contains(&t.source)));
         assert!(d.tickets.iter().all(|t| t.updated > t.created));
         assert!(ratings(&d).iter().any(|(_, r)| r.value < 0));
-        assert_eq!(parse_time("2026-09-01"), Some(DATA_START));
-        assert_eq!(parse_time("2026-09-01T00:00:00Z"), Some(DATA_START));
+        assert_eq!(parse_time("2026-09-01"), Some(d.data_start));
+        assert_eq!(parse_time("2026-09-01T00:00:00Z"), Some(d.data_start));
     }
 }

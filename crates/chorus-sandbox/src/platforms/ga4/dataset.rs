@@ -1,24 +1,24 @@
 //! The GA4 property's sessions and how a report aggregates them.
 //!
-//! Sessions are a pure function of the seed, the scale and the day, so the [`Dataset`] holds no
-//! rows and never depends on the wall clock; only [`Dataset::processed`] looks at "today", to
-//! emulate GA4's processing delay (a session shows up zero, one or two days after its day, so
-//! the last days' numbers grow between runs). Metrics are computed from the sessions of each
-//! row, so distinct-user counts are really distinct: the daily `totalUsers` of a week add up to
-//! more than the week's `totalUsers`.
+//! Sessions are a pure function of the seed, the scale and the day (none before the first day,
+//! [`DATA_DAYS`] before the anchor), so the [`Dataset`] holds no rows and never depends on the
+//! wall clock; only [`Dataset::processed`] looks at "today", to emulate GA4's processing delay
+//! (a session shows up zero, one or two days after its day, so the last days' numbers grow
+//! between runs). Metrics are computed from the sessions of each row, so distinct-user counts
+//! are really distinct: the daily `totalUsers` of a week add up to more than the week's
+//! `totalUsers`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
 
-use crate::data::Rng;
+use crate::data::{self, Rng};
 
-/// The first day with sessions.
-pub const DATA_START: NaiveDate = match NaiveDate::from_ymd_opt(2025, 1, 1) {
-    Some(d) => d,
-    None => NaiveDate::MIN,
-};
+/// The days with sessions before the anchor (from 2025-01-01 at
+/// [`crate::data::REFERENCE_ANCHOR`]); days after it have sessions too, up to the property's
+/// today.
+pub const DATA_DAYS: i64 = 669;
 /// Sessions per day per unit of scale.
 pub const SESSIONS_PER_DAY: u64 = 60;
 /// Distinct visitors per unit of scale (users come back across days and channels).
@@ -181,27 +181,35 @@ pub struct Session {
     pub delay_days: u32,
 }
 
-/// The sessions of the GA4 property for one seed and scale.
+/// The sessions of the GA4 property for one seed, scale and anchor.
 #[derive(Debug, Clone, Serialize)]
 pub struct Dataset {
     /// The seed.
     pub seed: u64,
     /// The scale.
     pub scale: u32,
+    /// The first day with sessions ([`data_start`] of the anchor).
+    pub data_start: NaiveDate,
+}
+
+/// The first day with sessions: [`DATA_DAYS`] before `anchor`.
+pub fn data_start(anchor: NaiveDate) -> NaiveDate {
+    data::offset(anchor, -DATA_DAYS)
 }
 
 impl Dataset {
-    /// The dataset of `seed` and `scale` (nothing is generated until asked for).
-    pub fn generate(seed: u64, scale: u32) -> Self {
+    /// The dataset of `seed` and `scale` at `anchor` (nothing is generated until asked for).
+    pub fn generate(seed: u64, scale: u32, anchor: NaiveDate) -> Self {
         Self {
             seed,
             scale: scale.max(1),
+            data_start: data_start(anchor),
         }
     }
 
-    /// Every session of `day`, processed or not; none before [`DATA_START`].
+    /// Every session of `day`, processed or not; none before [`Dataset::data_start`].
     pub fn sessions_on(&self, day: NaiveDate) -> Vec<Session> {
-        if day < DATA_START {
+        if day < self.data_start {
             return Vec::new();
         }
         let mut rng = Rng::new(self.seed, &format!("ga4/{day}"));
@@ -386,7 +394,7 @@ mod tests {
 
     #[test]
     fn sessions_are_reproducible_and_start_at_data_start() {
-        let a = Dataset::generate(3, 1);
+        let a = Dataset::generate(3, 1, data::REFERENCE_ANCHOR);
         assert_eq!(
             a.sessions_on(d("2026-03-02")),
             a.sessions_on(d("2026-03-02"))
@@ -397,7 +405,7 @@ mod tests {
 
     #[test]
     fn daily_users_add_up_to_more_than_the_range() {
-        let data = Dataset::generate(3, 1);
+        let data = Dataset::generate(3, 1, data::REFERENCE_ANCHOR);
         let (from, to, today) = (d("2026-03-01"), d("2026-03-14"), d("2026-06-01"));
         let daily: f64 = data
             .report(from, to, today, &["date"], &["totalUsers"])
@@ -417,7 +425,7 @@ mod tests {
 
     #[test]
     fn recent_days_fill_in_as_they_are_processed() {
-        let data = Dataset::generate(3, 1);
+        let data = Dataset::generate(3, 1, data::REFERENCE_ANCHOR);
         let day = d("2026-05-10");
         let today = data.processed(day, day).len();
         let later = data.processed(day, d("2026-05-12")).len();

@@ -16,8 +16,9 @@
 //!   dimensions and metrics, metric values as strings typed by `metricHeaders`, `rowCount`,
 //!   `metadata.currencyCode`/`timeZone`, `kind`, and `propertyQuota` when asked. An empty
 //!   result has neither `rows` nor `rowCount`.
-//! - Data: sessions per day from a seed (see [`dataset`]); today's and the last two days'
-//!   numbers are incomplete and grow as days pass, like GA4's processing delay.
+//! - Data: sessions per day from a seed (see [`dataset`]), from [`DATA_DAYS`] days before the
+//!   sandbox's anchor up to today; today's and the last two days' numbers are incomplete and
+//!   grow as days pass, like GA4's processing delay.
 //! - Quotas: tokens per hour, day and project-hour, charged per request (more rows, columns and
 //!   days cost more), and concurrent requests; exhaustion answers 429 `RESOURCE_EXHAUSTED`.
 //! - Faults: `429` is "Exhausted concurrent requests quota.", `429reset` "Exhausted property
@@ -32,7 +33,7 @@ pub mod dataset;
 mod quota;
 mod report;
 
-pub use dataset::{DIMENSIONS, Dataset, METRICS, Session};
+pub use dataset::{DATA_DAYS, DIMENSIONS, Dataset, METRICS, Session, data_start};
 pub(crate) use quota::Quota;
 pub use quota::{Exhausted, QuotaLimits};
 

@@ -10,7 +10,7 @@ use serde_json::{Map, Value, json};
 use super::graph::{
     self, DAY_SECS, Field, FieldSpec, GraphError, Node, Params, account_time, render,
 };
-use super::{AD_ACCOUNT_ID, DATA_END, DATA_START, Meta, Req};
+use super::{AD_ACCOUNT_ID, Meta, Req};
 use crate::data::Rng;
 
 /// Campaigns per unit of scale.
@@ -198,17 +198,9 @@ fn effective(own: &str, parent: &str, paused_name: &str) -> String {
     }
 }
 
-fn midnight(date: NaiveDate) -> i64 {
-    date.and_hms_opt(0, 0, 0)
-        .unwrap_or_default()
-        .and_utc()
-        .timestamp()
-}
-
-/// Generates the Marketing API objects.
-pub(super) fn generate(seed: u64, scale: usize) -> Generated {
+/// Generates the Marketing API objects, created in `[from, to)` (unix seconds).
+pub(super) fn generate(seed: u64, scale: usize, (from, to): (i64, i64)) -> Generated {
     let mut rng = Rng::new(seed, "meta/ads");
-    let (from, to) = (midnight(DATA_START), midnight(DATA_END));
     let created_span = u64::try_from(to - from - 60 * DAY_SECS).unwrap_or(1);
     let time_after = |rng: &mut Rng, after: i64| {
         let span = u64::try_from(to - after).unwrap_or(1).max(1);
@@ -708,7 +700,8 @@ pub(super) fn query(
         };
         (date("since")?, date("until")?)
     } else {
-        preset(params.get("date_preset").unwrap_or("last_30d"), today)?
+        let preset_name = params.get("date_preset").unwrap_or("last_30d");
+        preset(preset_name, today, meta.data().data_start)?
     };
     if since > until {
         return Err(GraphError::param(
@@ -795,8 +788,12 @@ pub(super) fn query(
     })
 }
 
-/// The `(since, until)` of a `date_preset`.
-fn preset(name: &str, today: NaiveDate) -> Result<(NaiveDate, NaiveDate), GraphError> {
+/// The `(since, until)` of a `date_preset` (`maximum` starts at the data's first day).
+fn preset(
+    name: &str,
+    today: NaiveDate,
+    data_start: NaiveDate,
+) -> Result<(NaiveDate, NaiveDate), GraphError> {
     let yesterday = today - Duration::days(1);
     let last = |n: i64| Ok((today - Duration::days(n), yesterday));
     match name {
@@ -809,7 +806,7 @@ fn preset(name: &str, today: NaiveDate) -> Result<(NaiveDate, NaiveDate), GraphE
         "last_30d" => last(30),
         "last_90d" => last(90),
         "this_month" => Ok((today.with_day(1).unwrap_or(today), today)),
-        "maximum" => Ok((DATA_START, today)),
+        "maximum" => Ok((data_start, today)),
         _ => Err(GraphError::param(
             "param date_preset must be one of {today, yesterday, this_month, maximum, last_3d, last_7d, last_14d, last_28d, last_30d, last_90d}",
         )),

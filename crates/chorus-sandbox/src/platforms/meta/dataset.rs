@@ -1,17 +1,19 @@
 //! The Meta platform's seeded objects ([`Dataset`]) and its on-demand insights values.
 //!
-//! Objects (the Page, its posts, ...) are generated once per seed and scale and never depend on
-//! the wall clock: they all lie in `[DATA_START, DATA_END)`. Insights values are pure functions
-//! of (seed, object, metric, day); the server serves them for days up to UTC today.
+//! Objects (the Page, its posts, ...) are generated once per seed, scale and anchor and never
+//! depend on the wall clock: they all lie in `[data_start, data_end)`, the
+//! [`super::DATA_DAYS`] days before the anchor. Insights values are pure functions of (seed,
+//! object, metric, day) (and `page_follows` of the day's distance from `data_start`); the
+//! server serves them for days up to UTC today.
 
 use chrono::NaiveDate;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
+use super::PAGE_ID;
 use super::ads::{self, Ad, AdAccount, AdSet, Campaign};
 use super::instagram::{self, IgAccount, IgMedia};
-use super::{DATA_END, DATA_START, PAGE_ID};
-use crate::data::Rng;
+use crate::data::{Rng, utc_midnight};
 
 /// Posts per unit of scale.
 pub const POSTS_PER_SCALE: usize = 120;
@@ -60,11 +62,15 @@ pub struct Post {
     pub comments: u64,
 }
 
-/// Everything the Meta platform serves for one seed and scale.
+/// Everything the Meta platform serves for one seed, scale and anchor.
 #[derive(Debug, Clone, Serialize)]
 pub struct Dataset {
     /// The seed the on-demand insights values are drawn from.
     pub seed: u64,
+    /// The earliest creation date of the objects (UTC; [`super::data_start`] of the anchor).
+    pub data_start: NaiveDate,
+    /// The (exclusive) date every object is created before (UTC; the anchor).
+    pub data_end: NaiveDate,
     /// The Facebook Page.
     pub page: Page,
     /// The Page's posts, newest first.
@@ -85,14 +91,6 @@ pub struct Dataset {
     pub adsets: Vec<AdSet>,
     /// Ads, newest first (deleted and archived included).
     pub ads: Vec<Ad>,
-}
-
-/// Unix seconds of a UTC midnight.
-fn utc_midnight(date: NaiveDate) -> i64 {
-    date.and_hms_opt(0, 0, 0)
-        .unwrap_or_default()
-        .and_utc()
-        .timestamp()
 }
 
 /// `count` sorted random times in `[from, to)`.
@@ -123,8 +121,9 @@ const STORIES: [&str; 3] = [
 ];
 
 impl Dataset {
-    /// Generates the dataset for a seed and scale.
-    pub fn generate(seed: u64, scale: u32) -> Self {
+    /// Generates the dataset for a seed and scale, ending at `anchor`.
+    pub fn generate(seed: u64, scale: u32, anchor: NaiveDate) -> Self {
+        let (data_start, data_end) = (super::data_start(anchor), super::data_end(anchor));
         let scale = scale.max(1) as usize;
         let mut rng = Rng::new(seed, "meta/pages");
         let page = Page {
@@ -136,7 +135,7 @@ impl Dataset {
             talking_about_count: 100 + rng.below(400),
             link: format!("https://www.facebook.com/{PAGE_ID}"),
         };
-        let (from, to) = (utc_midnight(DATA_START), utc_midnight(DATA_END));
+        let (from, to) = (utc_midnight(data_start), utc_midnight(data_end));
         let times = sorted_times(&mut rng, POSTS_PER_SCALE * scale, from, to);
         let mut posts: Vec<Post> = times
             .iter()
@@ -184,10 +183,12 @@ impl Dataset {
             })
             .collect();
         posts.reverse();
-        let ig = instagram::generate(seed, scale);
-        let ads = ads::generate(seed, scale);
+        let ig = instagram::generate(seed, scale, (from, to));
+        let ads = ads::generate(seed, scale, (from, to));
         Self {
             seed,
+            data_start,
+            data_end,
             page,
             posts,
             ig_account: ig.account,
@@ -232,7 +233,7 @@ impl Dataset {
             }
             "page_daily_unfollows_unique" => n(&mut rng, 0, 8),
             "page_follows" => {
-                let since = (day - DATA_START).num_days().max(-10_000);
+                let since = (day - self.data_start).num_days().max(-10_000);
                 u64::try_from(10_000 + since * 4).unwrap_or(0) + rng.below(4)
             }
             "page_video_views" => n(&mut rng, 0, 800),

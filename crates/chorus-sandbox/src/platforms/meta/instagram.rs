@@ -8,9 +8,7 @@ use super::graph::{
     self, DAY_SECS, Field, FieldSpec, GraphError, Node, days_in_window, end_time, render,
 };
 use super::pages::{insights_window, opt_time, window_paging};
-use super::{
-    DATA_END, DATA_START, DEFAULT_LIMIT, IG_USER_ID, MAX_LIMIT, Meta, RETIRED_METRICS, Req,
-};
+use super::{DEFAULT_LIMIT, IG_USER_ID, MAX_LIMIT, Meta, RETIRED_METRICS, Req};
 use crate::data::{Rng, graph_time};
 
 /// Feed and reels media per unit of scale.
@@ -174,17 +172,9 @@ fn shortcode(rng: &mut Rng) -> String {
         .collect()
 }
 
-fn midnight(date: chrono::NaiveDate) -> i64 {
-    date.and_hms_opt(0, 0, 0)
-        .unwrap_or_default()
-        .and_utc()
-        .timestamp()
-}
-
-/// Generates the Instagram objects.
-pub(super) fn generate(seed: u64, scale: usize) -> Generated {
+/// Generates the Instagram objects, created in `[from, to)` (unix seconds).
+pub(super) fn generate(seed: u64, scale: usize, (from, to): (i64, i64)) -> Generated {
     let mut rng = Rng::new(seed, "meta/instagram");
-    let (from, to) = (midnight(DATA_START), midnight(DATA_END));
     let conversion = from + 15 * DAY_SECS;
     let username = "chorus.sandbox.coffee".to_owned();
     let times = |rng: &mut Rng, count: usize| {

@@ -93,7 +93,7 @@ use chrono::NaiveDate;
 use serde_json::{Value, json};
 
 use crate::auth;
-use crate::data::{Truth, mix};
+use crate::data::{self, Truth, mix};
 use crate::faults::FaultKind;
 use crate::platforms::{Context, Platform};
 use graph::{CursorPage, FieldSpec, GraphError, Params};
@@ -114,17 +114,9 @@ pub const AD_ACCOUNT_ID: &str = "1029384756";
 pub const APP_ID: &str = "1357924680246810";
 /// The user id `/me` and `debug_token` report.
 pub const USER_ID: &str = "10160123456789012";
-/// The earliest creation date of generated objects (UTC).
-pub const DATA_START: NaiveDate = match NaiveDate::from_ymd_opt(2026, 1, 1) {
-    Some(d) => d,
-    None => NaiveDate::MIN,
-};
-/// The (exclusive) date every generated object is created before (UTC); the Truth never
-/// depends on the wall clock.
-pub const DATA_END: NaiveDate = match NaiveDate::from_ymd_opt(2026, 11, 1) {
-    Some(d) => d,
-    None => NaiveDate::MIN,
-};
+/// The days over which objects are created, ending at the anchor (2026-01-01..2026-11-01 at
+/// [`crate::data::REFERENCE_ANCHOR`]).
+pub const DATA_DAYS: i64 = 304;
 /// The page size of cursor-paged edges when `limit` is absent.
 pub const DEFAULT_LIMIT: usize = 25;
 /// The largest `limit` of cursor-paged edges (larger values are capped).
@@ -213,6 +205,16 @@ pub const RETIRED_METRICS: &[&str] = &[
     "text_message_clicks",
     "get_directions_clicks",
 ];
+
+/// The earliest creation date of generated objects (UTC): [`DATA_DAYS`] before `anchor`.
+pub fn data_start(anchor: NaiveDate) -> NaiveDate {
+    data::offset(anchor, -DATA_DAYS)
+}
+
+/// The (exclusive) date every generated object is created before (UTC): the anchor itself.
+pub fn data_end(anchor: NaiveDate) -> NaiveDate {
+    anchor
+}
 
 /// The usage percent a test forces into the Meta rate-limit headers (none by default).
 #[derive(Debug)]

@@ -1,13 +1,16 @@
 //! The Slack platform's seeded workspace ([`Dataset`]): users, channels, messages, threads.
 //!
-//! Everything is generated once per seed and scale and never depends on the wall clock: every
-//! message and reply lies in `[DATA_START, DATA_END + 5 days)`, before any test runs.
+//! Everything is generated once per seed, scale and anchor and never depends on the wall clock:
+//! every message lies in `[data_start, data_end)` (the [`super::DATA_DAYS`] days before the
+//! anchor) and every reply within 2 days after its parent, so with the default anchor (a week
+//! before today) all of it is in the past when a test runs.
 
+use chrono::NaiveDate;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::{BOT_ID, BOT_USER_ID, DATA_END, DATA_START, TEAM_ID};
-use crate::data::Rng;
+use super::{BOT_ID, BOT_USER_ID, TEAM_ID};
+use crate::data::{Rng, utc_midnight};
 
 /// Human members per unit of scale.
 pub const USERS_PER_SCALE: usize = 10;
@@ -88,21 +91,17 @@ pub struct Channel {
     pub messages: Vec<Message>,
 }
 
-/// Everything the Slack platform serves for one seed and scale.
+/// Everything the Slack platform serves for one seed, scale and anchor.
 #[derive(Debug, Clone, Serialize)]
 pub struct Dataset {
+    /// The first day of top-level messages (UTC; [`super::data_start`] of the anchor).
+    pub data_start: NaiveDate,
+    /// The day no top-level message reaches (UTC; the anchor).
+    pub data_end: NaiveDate,
     /// The workspace's members, in `users.list` order.
     pub users: Vec<User>,
     /// The channels, in `conversations.list` order.
     pub channels: Vec<Channel>,
-}
-
-/// Unix seconds of a UTC midnight.
-fn midnight(date: chrono::NaiveDate) -> i64 {
-    date.and_hms_opt(0, 0, 0)
-        .unwrap_or_default()
-        .and_utc()
-        .timestamp()
 }
 
 /// Formats microseconds since the epoch as a Slack ts.
@@ -198,12 +197,13 @@ fn reactions(rng: &mut Rng, people: &[String]) -> Vec<Reaction> {
 }
 
 impl Dataset {
-    /// Generates the workspace for a seed and a scale.
-    pub fn generate(seed: u64, scale: u32) -> Self {
+    /// Generates the workspace for a seed and a scale, ending at `anchor`.
+    pub fn generate(seed: u64, scale: u32, anchor: NaiveDate) -> Self {
         let mut rng = Rng::new(seed, "slack");
         let scale = scale.max(1) as usize;
-        let from = midnight(DATA_START);
-        let to = midnight(DATA_END);
+        let (data_start, data_end) = (super::data_start(anchor), super::data_end(anchor));
+        let from = utc_midnight(data_start);
+        let to = utc_midnight(data_end);
         let mut users = vec![User {
             id: "USLACKBOT".to_owned(),
             name: "slackbot".to_owned(),
@@ -281,7 +281,12 @@ impl Dataset {
                 },
             )
             .collect();
-        Self { users, channels }
+        Self {
+            data_start,
+            data_end,
+            users,
+            channels,
+        }
     }
 
     /// The channel with this id.
@@ -443,8 +448,8 @@ mod tests {
 
     #[test]
     fn the_workspace_is_reproducible_and_has_threads() {
-        let a = Dataset::generate(3, 1);
-        let b = Dataset::generate(3, 1);
+        let a = Dataset::generate(3, 1, crate::data::REFERENCE_ANCHOR);
+        let b = Dataset::generate(3, 1, crate::data::REFERENCE_ANCHOR);
         assert_eq!(
             serde_json::to_string(&a).unwrap_or_default(),
             serde_json::to_string(&b).unwrap_or_default()

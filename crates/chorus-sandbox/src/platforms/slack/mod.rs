@@ -47,7 +47,7 @@ use chrono::NaiveDate;
 use serde_json::{Value, json};
 
 use crate::auth;
-use crate::data::Truth;
+use crate::data::{self, Truth};
 use crate::faults::FaultKind;
 use crate::platforms::{Context, Platform};
 
@@ -84,16 +84,20 @@ pub const HISTORY_MAX_LIMIT: usize = 15;
 pub const LIST_DEFAULT_LIMIT: usize = 100;
 /// The largest `limit` of `conversations.list` and `users.list`.
 pub const LIST_MAX_LIMIT: usize = 1000;
-/// The first day of generated messages (UTC).
-pub const DATA_START: NaiveDate = match NaiveDate::from_ymd_opt(2026, 8, 1) {
-    Some(d) => d,
-    None => NaiveDate::MIN,
-};
-/// The day no top-level message reaches (UTC); replies trail their parents by up to 2 days.
-pub const DATA_END: NaiveDate = match NaiveDate::from_ymd_opt(2026, 11, 1) {
-    Some(d) => d,
-    None => NaiveDate::MIN,
-};
+/// The days of top-level messages, ending at the anchor (2026-08-01..2026-11-01 at
+/// [`crate::data::REFERENCE_ANCHOR`]).
+pub const DATA_DAYS: i64 = 92;
+
+/// The first day of generated messages (UTC): [`DATA_DAYS`] before `anchor`.
+pub fn data_start(anchor: NaiveDate) -> NaiveDate {
+    data::offset(anchor, -DATA_DAYS)
+}
+
+/// The day no top-level message reaches (UTC): the anchor; replies trail their parents by up
+/// to 2 days.
+pub fn data_end(anchor: NaiveDate) -> NaiveDate {
+    anchor
+}
 
 /// Shared state of the Slack routes.
 struct Slack {
@@ -381,7 +385,7 @@ impl Slack {
         };
         Ok(ok(json!({
             "members": page,
-            "cache_ts": DATA_END.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc().timestamp(),
+            "cache_ts": data::utc_midnight(self.truth.slack.data_end),
             "response_metadata": {"next_cursor": next},
         })))
     }

@@ -1,23 +1,21 @@
 //! The X platform's users and posts, drawn from the seed: three tracked brand accounts that
 //! post, reply, retweet and quote, and a crowd of other accounts that mention them, tag them
 //! and talk about them in several languages. Clock-free: posts are spread over
-//! [`DATA_START`]..[`DATA_END`]; the server hides the ones not yet due (see `super`).
+//! [`data_start`]..[`data_end`] of the anchor ([`DATA_DAYS`] before it to
+//! [`DAYS_AFTER_ANCHOR`] after it); the server hides the ones not yet due (see `super`).
+//! Account creation dates are fixed (2010..2025) and do not follow the anchor.
 
 use chrono::{NaiveDate, NaiveTime};
 use serde::Serialize;
 
-use crate::data::Rng;
+use crate::data::{self, Rng};
 
-/// The earliest post time (UTC).
-pub const DATA_START: NaiveDate = match NaiveDate::from_ymd_opt(2026, 1, 1) {
-    Some(d) => d,
-    None => NaiveDate::MIN,
-};
-/// The (exclusive) day every generated post is created before (UTC).
-pub const DATA_END: NaiveDate = match NaiveDate::from_ymd_opt(2027, 7, 1) {
-    Some(d) => d,
-    None => NaiveDate::MIN,
-};
+/// The days of posts before the anchor (from 2026-01-01 at
+/// [`crate::data::REFERENCE_ANCHOR`]).
+pub const DATA_DAYS: i64 = 304;
+/// The days of posts after the anchor (until 2027-07-01 at the reference anchor); the server
+/// shows each post only from the UTC day after it was made.
+pub const DAYS_AFTER_ANCHOR: i64 = 242;
 /// X's snowflake epoch (2010-11-04T01:42:54.657Z), in milliseconds.
 pub const TWEPOCH_MS: u64 = 1_288_834_974_657;
 /// The tracked accounts: username, display name, user id.
@@ -28,6 +26,16 @@ pub const BRANDS: &[(&str, &str, &str)] = &[
 ];
 /// Other accounts per unit of scale.
 pub const CROWD_PER_SCALE: usize = 120;
+
+/// The first day of posts (UTC): [`DATA_DAYS`] before `anchor`.
+pub fn data_start(anchor: NaiveDate) -> NaiveDate {
+    data::offset(anchor, -DATA_DAYS)
+}
+
+/// The (exclusive) day every post is made before (UTC): [`DAYS_AFTER_ANCHOR`] after `anchor`.
+pub fn data_end(anchor: NaiveDate) -> NaiveDate {
+    data::offset(anchor, DAYS_AFTER_ANCHOR)
+}
 
 /// Why a post references another.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -134,9 +142,13 @@ impl Tweet {
     }
 }
 
-/// Every X user and post for one seed and scale; posts are ordered newest first.
+/// Every X user and post for one seed, scale and anchor; posts are ordered newest first.
 #[derive(Debug, Clone, Serialize)]
 pub struct Dataset {
+    /// The first day of posts (UTC; [`data_start`] of the anchor).
+    pub data_start: NaiveDate,
+    /// The (exclusive) day every post is made before (UTC; [`data_end`] of the anchor).
+    pub data_end: NaiveDate,
     /// The accounts: the brands first, in [`BRANDS`] order.
     pub users: Vec<User>,
     /// The posts, newest first.
@@ -213,8 +225,9 @@ fn counters(rng: &mut Rng, followers: i64, boost: f64) -> [i64; 6] {
 }
 
 impl Dataset {
-    /// The users and posts for `seed` and `scale`.
-    pub fn generate(seed: u64, scale: u32) -> Self {
+    /// The users and posts for `seed` and `scale`, around `anchor`.
+    pub fn generate(seed: u64, scale: u32, anchor: NaiveDate) -> Self {
+        let (data_start, data_end) = (data_start(anchor), data_end(anchor));
         let scale = scale.max(1) as usize;
         let mut rng = Rng::new(seed, "x");
         let mut users: Vec<User> = BRANDS
@@ -272,8 +285,8 @@ impl Dataset {
         let crowd = BRANDS.len()..users.len();
         let mut tweets: Vec<Tweet> = Vec::new();
         let mut seq = 0u64;
-        let mut day = DATA_START;
-        while day < DATA_END {
+        let mut day = data_start;
+        while day < data_end {
             let start = day_start_ms(day);
             for (b, (handle, ..)) in BRANDS.iter().enumerate() {
                 // The crowd talks about the brand.
@@ -413,11 +426,16 @@ impl Dataset {
                     });
                 }
             }
-            day = day.succ_opt().unwrap_or(DATA_END);
+            day = day.succ_opt().unwrap_or(data_end);
         }
         tweets.sort_by_key(|t| std::cmp::Reverse(t.id));
         tweets.dedup_by_key(|t| t.id);
-        Self { users, tweets }
+        Self {
+            data_start,
+            data_end,
+            users,
+            tweets,
+        }
     }
 
     /// The user with this id.
@@ -439,7 +457,7 @@ mod tests {
 
     #[test]
     fn ids_are_unique_newest_first_and_beyond_2_pow_53() {
-        let d = Dataset::generate(3, 1);
+        let d = Dataset::generate(3, 1, data::REFERENCE_ANCHOR);
         assert!(d.tweets.windows(2).all(|w| w[0].id > w[1].id));
         assert!(d.tweets.iter().all(|t| t.id > 1 << 53));
         // Snowflake ids order like their times.

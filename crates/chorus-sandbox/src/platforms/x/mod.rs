@@ -25,8 +25,11 @@
 //!
 //! Simplifications: the sandbox's clock ticks once a day — posts are visible from the UTC day
 //! after they were made, and the search window is the seven days before today (UTC midnight),
-//! so two reads on the same day see the same data. Keywords match words, not hashtags or
-//! mentions (unverified). Pagination tokens are opaque but encode an offset.
+//! so two reads on the same day see the same data. Posts are generated from [`DATA_DAYS`] days
+//! before the sandbox's anchor to [`DAYS_AFTER_ANCHOR`] days after it, so with the default
+//! anchor (a week before today) the last week and the days to come are covered. Keywords match
+//! words, not hashtags or mentions (unverified). Pagination tokens are opaque but encode an
+//! offset.
 
 pub mod dataset;
 pub mod query;
@@ -46,7 +49,9 @@ use crate::auth;
 use crate::data::Truth;
 use crate::faults::FaultKind;
 use crate::platforms::{Context, Platform};
-pub use dataset::{BRANDS, DATA_END, DATA_START, Dataset, RefKind, Tweet, User};
+pub use dataset::{
+    BRANDS, DATA_DAYS, DAYS_AFTER_ANCHOR, Dataset, RefKind, Tweet, User, data_end, data_start,
+};
 use query::Query;
 
 /// The path prefix of the X platform.

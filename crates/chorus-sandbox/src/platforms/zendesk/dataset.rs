@@ -1,15 +1,15 @@
 //! The Zendesk platform's tickets, their metrics and their satisfaction ratings, drawn from
-//! the seed. Clock-free: tickets are created over [`DATA_START`] plus [`DATA_DAYS`] days, on
-//! whole minutes, so every duration is a whole number of minutes and the truth never depends
-//! on when the sandbox runs.
+//! the seed. Clock-free: tickets are created over the [`DATA_DAYS`] days before the anchor
+//! (from [`data_start`]), on whole minutes, so every duration is a whole number of minutes and
+//! the truth depends on the anchor, never on when the sandbox runs. Replies, resolutions and
+//! ratings trail their ticket by up to 8 days.
 
+use chrono::NaiveDate;
 use serde::Serialize;
 
-use crate::data::Rng;
+use crate::data::{self, Rng};
 
-/// The first ticket's earliest creation time: 2026-09-01T00:00:00Z, unix seconds.
-pub const DATA_START: i64 = 1_788_220_800;
-/// The days over which tickets are created.
+/// The days over which tickets are created, ending at the anchor.
 pub const DATA_DAYS: i64 = 61;
 /// Tickets per unit of scale.
 pub const TICKETS_PER_SCALE: usize = 300;
@@ -29,6 +29,12 @@ pub const CHANNELS: &[(&str, u64)] = &[
 ];
 /// The channels the support KPIs count as social.
 pub const SOCIAL_CHANNELS: &[&str] = &["twitter", "facebook", "instagram_dm"];
+
+/// The earliest creation time, unix seconds: UTC midnight [`DATA_DAYS`] days before `anchor`
+/// (2026-09-01T00:00:00Z, 1 788 220 800, at [`crate::data::REFERENCE_ANCHOR`]).
+pub fn data_start(anchor: NaiveDate) -> i64 {
+    data::utc_midnight(data::offset(anchor, -DATA_DAYS))
+}
 
 /// A ticket's satisfaction rating.
 #[derive(Debug, Clone, Serialize)]
@@ -100,9 +106,11 @@ impl Ticket {
     }
 }
 
-/// Every Zendesk ticket for one seed and scale, by id.
+/// Every Zendesk ticket for one seed, scale and anchor, by id.
 #[derive(Debug, Clone, Serialize)]
 pub struct Dataset {
+    /// The earliest creation time, unix seconds ([`data_start`] of the anchor).
+    pub data_start: i64,
     /// The tickets, by id (which is also creation order).
     pub tickets: Vec<Ticket>,
 }
@@ -136,12 +144,13 @@ const SUBJECTS: &[&str] = &[
 ];
 
 impl Dataset {
-    /// Generates the tickets for a seed and scale.
-    pub fn generate(seed: u64, scale: u32) -> Self {
+    /// Generates the tickets for a seed and scale, created in the days before `anchor`.
+    pub fn generate(seed: u64, scale: u32, anchor: NaiveDate) -> Self {
+        let data_start = data_start(anchor);
         let mut rng = Rng::new(seed, "zendesk");
         let n = TICKETS_PER_SCALE * scale.max(1) as usize;
         let mut created: Vec<i64> = (0..n)
-            .map(|_| DATA_START + (rng.below((DATA_DAYS * 1440) as u64) as i64) * 60)
+            .map(|_| data_start + (rng.below((DATA_DAYS * 1440) as u64) as i64) * 60)
             .collect();
         created.sort_unstable();
         let tickets = created
@@ -149,7 +158,10 @@ impl Dataset {
             .enumerate()
             .map(|(i, created)| Self::ticket(&mut rng, FIRST_ID + i as u64, created))
             .collect();
-        Self { tickets }
+        Self {
+            data_start,
+            tickets,
+        }
     }
 
     fn ticket(rng: &mut Rng, id: u64, created: i64) -> Ticket {

@@ -38,7 +38,7 @@ use crate::auth;
 use crate::data::Truth;
 use crate::faults::FaultKind;
 use crate::platforms::{Context, Platform};
-pub use dataset::{CHANNELS, DATA_DAYS, DATA_START, Dataset, Rating, SOCIAL_CHANNELS, Ticket};
+pub use dataset::{CHANNELS, DATA_DAYS, Dataset, Rating, SOCIAL_CHANNELS, Ticket, data_start};
 
 /// The path prefix of the Zendesk platform.
 pub const PREFIX: &str = "/zendesk";
@@ -520,7 +520,7 @@ mod tests {
 
     #[test]
     fn the_data_is_stable_and_plausible() {
-        let d = Dataset::generate(0, 1);
+        let d = Dataset::generate(0, 1, crate::data::REFERENCE_ANCHOR);
         assert_eq!(d.tickets.len(), dataset::TICKETS_PER_SCALE);
         assert!(d.tickets.iter().any(|t| t.deleted()));
         assert!(
