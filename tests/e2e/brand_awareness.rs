@@ -11,10 +11,13 @@ use chrono::{DateTime, NaiveDate, Utc};
 use crate::kpi::{keyed, run_pipeline};
 use crate::meta::{copy_pipeline, start_sandbox};
 
-const START: NaiveDate = NaiveDate::from_ymd_opt(2026, 9, 1).unwrap();
+/// The first day the pipeline reads: its `start_date = "90daysAgo"`.
+fn start_day() -> NaiveDate {
+    crate::util::days_ago(90)
+}
 
 fn start_ms() -> i64 {
-    START
+    start_day()
         .and_hms_opt(0, 0, 0)
         .unwrap()
         .and_utc()
@@ -53,7 +56,7 @@ fn check(mart: &Mart, truth: &Truth) {
     let followers = column(mart, "facebook", 0);
     let growth = column(mart, "facebook", 1);
     let reach = column(mart, "facebook", 2);
-    let mut day = START;
+    let mut day = start_day();
     let mut days = 0;
     while day < today {
         let key = (day.to_string(), meta::PAGE_ID.to_owned());
@@ -63,7 +66,7 @@ fn check(mart: &Mart, truth: &Truth) {
             insight("page_total_media_view_unique", day),
             "{key:?}"
         );
-        if day > START {
+        if day > start_day() {
             let before = day.pred_opt().unwrap();
             assert_eq!(
                 growth[&key],

@@ -8,8 +8,10 @@ use chorus_sandbox::platforms::x;
 
 use crate::util::{chorus, output, stderr, stdout, table_columns};
 
-/// The first day the demo pipeline reads.
-const START: &str = "2026-09-01";
+/// The first day the pipeline reads: its `start_date = "90daysAgo"`.
+fn start_day() -> chrono::NaiveDate {
+    crate::util::days_ago(90)
+}
 
 #[test]
 fn the_demo_prints_kpis_and_its_marts_match_the_truth() {
@@ -57,7 +59,7 @@ fn the_demo_prints_kpis_and_its_marts_match_the_truth() {
     assert!(!page.contains("No data in this period"), "a chart is empty");
     assert!(page.matches("<svg").count() >= 11);
     assert!(page.contains("not final yet"));
-    assert!(page.contains("2026-09-01 to "));
+    assert!(page.contains(&format!("{} to ", start_day())));
     for fetch in ["<script", "<link", "<img", "@import", "src="] {
         assert!(
             !page.contains(fetch),
@@ -119,8 +121,7 @@ fn the_demo_prints_kpis_and_its_marts_match_the_truth() {
     }
 
     // Post performance: every own X post since the start that is not a retweet.
-    let start = chrono::NaiveDate::parse_from_str(START, "%Y-%m-%d")
-        .unwrap()
+    let start = start_day()
         .and_hms_opt(0, 0, 0)
         .unwrap()
         .and_utc()

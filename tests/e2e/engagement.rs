@@ -12,13 +12,16 @@ use crate::kpi::{close, keyed, run_pipeline};
 use crate::meta::{copy_pipeline, start_sandbox};
 use crate::util::table_columns;
 
-const START: NaiveDate = NaiveDate::from_ymd_opt(2026, 9, 1).unwrap();
+/// The first day the pipeline reads: its `start_date = "90daysAgo"`.
+fn start_day() -> NaiveDate {
+    crate::util::days_ago(90)
+}
 
 /// Expected (engagements, rate by reach, rate by impressions, amplification) per post id.
 type Want = BTreeMap<String, (f64, Option<f64>, f64, f64)>;
 
 fn x_truth(truth: &Truth) -> Want {
-    let start_ms = START
+    let start_ms = start_day()
         .and_hms_opt(0, 0, 0)
         .unwrap()
         .and_utc()
@@ -52,7 +55,7 @@ fn facebook_truth(truth: &Truth) -> Want {
     let insight = |id: &str, metric: &str| m.post_insight(id, metric).unwrap().as_f64().unwrap();
     m.posts
         .iter()
-        .filter(|p| p.created_time >= meta::pacific_midnight(START))
+        .filter(|p| p.created_time >= meta::pacific_midnight(start_day()))
         .map(|p| {
             let engagements = (p.reactions + p.comments + p.shares) as f64;
             let reach = insight(&p.id, "post_total_media_view_unique");

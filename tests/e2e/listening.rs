@@ -13,7 +13,10 @@ use crate::kpi::{close, keyed, run_pipeline};
 use crate::meta::{copy_pipeline, start_sandbox};
 use crate::util::table_columns;
 
-const START: NaiveDate = NaiveDate::from_ymd_opt(2026, 9, 1).unwrap();
+/// The first day the pipeline reads: its `start_date = "90daysAgo"`.
+fn start_day() -> NaiveDate {
+    crate::util::days_ago(90)
+}
 const QUERIES: [(&str, &str); 3] = [
     ("acme", "acme OR #acme OR @acme"),
     ("globex", "globex OR #globex OR @globex"),
@@ -29,7 +32,7 @@ fn utc_day(t: &Tweet) -> String {
 
 /// The posts mentioning `name` since the start.
 fn mentions<'a>(truth: &'a Truth, name: &str) -> Vec<&'a Tweet> {
-    let start_ms = START
+    let start_ms = start_day()
         .and_hms_opt(0, 0, 0)
         .unwrap()
         .and_utc()

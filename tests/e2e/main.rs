@@ -5,6 +5,7 @@
     reason = "test helpers fail the test loudly on any unexpected error"
 )]
 
+mod anyday;
 mod brand_awareness;
 mod crash;
 mod delta;
@@ -30,3 +31,4 @@ mod transform;
 mod twitter;
 mod util;
 mod validate;
+mod windows;

@@ -72,7 +72,7 @@ struct Platform {
 const PLATFORMS: &[Platform] = &[
     Platform {
         name: "facebook_pages",
-        source: "type = \"facebook_pages\"\npage_id = \"104857392018475\"\naccess_token = \"${CANARY}\"\nstart_date = \"2026-09-01\"",
+        source: "type = \"facebook_pages\"\npage_id = \"104857392018475\"\naccess_token = \"${CANARY}\"\nstart_date = \"90daysAgo\"",
         prefix: "/meta",
         stream: "posts",
         variable: "CANARY",
@@ -81,7 +81,7 @@ const PLATFORMS: &[Platform] = &[
     },
     Platform {
         name: "instagram",
-        source: "type = \"instagram\"\nig_user_id = \"17841400123456789\"\naccess_token = \"${CANARY}\"\nstart_date = \"2026-09-01\"",
+        source: "type = \"instagram\"\nig_user_id = \"17841400123456789\"\naccess_token = \"${CANARY}\"\nstart_date = \"90daysAgo\"",
         prefix: "/meta",
         stream: "media",
         variable: "CANARY",
@@ -90,7 +90,7 @@ const PLATFORMS: &[Platform] = &[
     },
     Platform {
         name: "facebook_ads",
-        source: "type = \"facebook_ads\"\naccount_id = \"act_1029384756\"\naccess_token = \"${CANARY}\"\nstart_date = \"2026-09-01\"",
+        source: "type = \"facebook_ads\"\naccount_id = \"act_1029384756\"\naccess_token = \"${CANARY}\"\nstart_date = \"90daysAgo\"",
         prefix: "/meta",
         stream: "campaigns",
         variable: "CANARY",
@@ -108,7 +108,7 @@ const PLATFORMS: &[Platform] = &[
     },
     Platform {
         name: "slack",
-        source: "type = \"slack\"\nbot_token = \"${CANARY}\"\nstart_date = \"2026-09-01\"",
+        source: "type = \"slack\"\nbot_token = \"${CANARY}\"\nstart_date = \"90daysAgo\"",
         prefix: "/slack/api",
         stream: "messages",
         variable: "CANARY",
@@ -117,7 +117,7 @@ const PLATFORMS: &[Platform] = &[
     },
     Platform {
         name: "zendesk",
-        source: "type = \"zendesk\"\nsubdomain = \"acme\"\nemail = \"admin@acme-support.example\"\napi_token = \"${CANARY}\"\nstart_date = \"2026-09-01\"",
+        source: "type = \"zendesk\"\nsubdomain = \"acme\"\nemail = \"admin@acme-support.example\"\napi_token = \"${CANARY}\"\nstart_date = \"90daysAgo\"",
         prefix: "/zendesk",
         stream: "tickets",
         variable: "CANARY",
@@ -129,7 +129,7 @@ const PLATFORMS: &[Platform] = &[
     },
     Platform {
         name: "freshdesk",
-        source: "type = \"freshdesk\"\ndomain = \"acme\"\napi_key = \"${CANARY}\"\nstart_date = \"2026-09-01\"",
+        source: "type = \"freshdesk\"\ndomain = \"acme\"\napi_key = \"${CANARY}\"\nstart_date = \"90daysAgo\"",
         prefix: "/freshdesk",
         stream: "tickets",
         variable: "CANARY",

@@ -49,8 +49,8 @@ fn run(dir: &Path, pipeline: &Path, port: u16, token: &str, summary: &str) -> st
 /// Per UTC day since the start: the people posting (messages, broadcasts and thread replies
 /// by members who are not bots) and their posts, in the channels the bot reads.
 fn community_truth(truth: &chorus_sandbox::Truth) -> BTreeMap<String, (usize, usize)> {
-    let start = chrono::NaiveDate::from_ymd_opt(2026, 8, 1)
-        .unwrap()
+    // The pipeline's `start_date = "120daysAgo"`.
+    let start = crate::util::days_ago(120)
         .and_hms_opt(0, 0, 0)
         .unwrap()
         .and_utc()

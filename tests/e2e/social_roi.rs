@@ -10,8 +10,10 @@ use chorus_sandbox::platforms::meta;
 use crate::meta::{copy_pipeline, start_sandbox};
 use crate::util::{chorus, output, stderr, table_columns};
 
-/// The first day the pipeline reads (its `start_date`).
-const START: &str = "2026-09-01";
+/// The first day the pipeline reads: its `start_date = "90daysAgo"`.
+fn start_day() -> chrono::NaiveDate {
+    crate::util::days_ago(90)
+}
 
 fn run(dir: &std::path::Path, port: u16) {
     let base = format!("http://127.0.0.1:{port}");
@@ -33,8 +35,7 @@ fn run(dir: &std::path::Path, port: u16) {
 
 /// Variant → (link clicks, impressions, engagements, reach) of the truth's tagged posts.
 fn truth_variants(truth: &Truth) -> BTreeMap<String, [f64; 4]> {
-    let start = chrono::NaiveDate::parse_from_str(START, "%Y-%m-%d")
-        .unwrap()
+    let start = start_day()
         .and_hms_opt(0, 0, 0)
         .unwrap()
         .and_utc()

@@ -12,7 +12,10 @@ use chrono::NaiveDate;
 use crate::kpi::{keyed, run_pipeline};
 use crate::meta::{copy_pipeline, start_sandbox};
 
-const START: NaiveDate = NaiveDate::from_ymd_opt(2026, 9, 1).unwrap();
+/// The first day the pipeline reads: its `start_date = "90daysAgo"`.
+fn start_day() -> NaiveDate {
+    crate::util::days_ago(90)
+}
 
 /// Whether two numbers agree to a relative 1e-6 (GA4 averages and rates are re-weighted).
 fn near(a: f64, b: f64) -> bool {
@@ -56,7 +59,7 @@ fn check_traffic(dir: &std::path::Path, truth: &Truth) {
     assert!((chrono::Utc::now().date_naive() - today).num_days() <= 1);
     assert_eq!(
         daily.len() as i64,
-        (today - START).num_days() + 1,
+        (today - start_day()).num_days() + 1,
         "every day since the start"
     );
     let by_network = keyed(
@@ -117,7 +120,7 @@ fn check_ads(dir: &std::path::Path, truth: &Truth) {
     let last: NaiveDate = got.keys().map(|k| k[0].parse().unwrap()).max().unwrap();
     let m = &truth.meta;
     let mut want: BTreeMap<Vec<String>, [f64; 4]> = BTreeMap::new();
-    let mut day = START;
+    let mut day = start_day();
     while day <= last {
         for ad in &m.ads {
             if let Some(d) = m.ad_insights(&ad.id, day) {

@@ -28,6 +28,12 @@ pub fn chorus(cwd: &Path) -> Command {
     cmd
 }
 
+/// The UTC day `n` days before today: what a pipeline's `start_date = "{n}daysAgo"` reads from.
+pub fn days_ago(n: u64) -> chrono::NaiveDate {
+    let today = chrono::Utc::now().date_naive();
+    today.checked_sub_days(chrono::Days::new(n)).unwrap()
+}
+
 /// Runs a command and returns its output.
 pub fn output(cmd: &mut Command) -> Output {
     cmd.output().expect("chorus runs")

@@ -40,7 +40,7 @@ type = "google_analytics"
 property_id = "123456789"                      # GA4 Admin > Property details (not the G- id)
 credentials_json = "${GA4_CREDENTIALS_JSON}"   # the service account's JSON key; the account is a Viewer of the property
 # credentials_file = "secrets/ga4-key.json"    # or the key file's path instead
-start_date = "2026-01-01"
+start_date = "90daysAgo"  # or a date, "2026-01-01"; `today`, `yesterday` and `NdaysAgo` count back from the run
 # end_date = "2026-06-30"                      # default: today
 # lookback_days = 3                            # GA4 restates recent days; rows inside carry is_final = false
 # Default reports: traffic_sources, landing_pages, daily_overview. Or your own, one stream each:

@@ -27,7 +27,7 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 
 use crate::compile::{MartNode, Origin, Plan};
-use crate::state::{CommitLog, CommitRecord, CommittedTable, Head, RECORD_VERSION};
+use crate::state::{CommitLog, CommitRecord, CommittedTable, Head, MartStatus, RECORD_VERSION};
 use crate::summary::{RunSummary, SUMMARY_VERSION, Status, StreamSummary, TableSummary};
 
 /// Batches in flight on one edge of the graph.
@@ -638,6 +638,18 @@ pub async fn run(plan: &Plan, opts: &RunOptions, observer: Arc<dyn Observer>) ->
                 }
             }
         }
+        let status = MartStatus {
+            version: RECORD_VERSION,
+            run_id: run_id.clone(),
+            created_at: Utc::now(),
+            incomplete: incomplete_marts(plan, &streams),
+        };
+        for (mart, missing) in &status.incomplete {
+            tracing::warn!(mart = %mart, streams = %missing.join(", "), "Mart rebuilt without this run's rows of streams that failed; it is marked incomplete.");
+        }
+        if let Err(e) = log.write_mart_status(&status).await {
+            tracing::warn!(error = %e, "Could not record which marts are incomplete.");
+        }
     }
 
     // Summarise.
@@ -721,8 +733,10 @@ pub async fn run(plan: &Plan, opts: &RunOptions, observer: Arc<dyn Observer>) ->
                 .as_ref()
                 .err()
                 .map(|e| e.clone().redacted(&plan.secrets).to_string()),
+            incomplete: Vec::new(),
         });
     }
+    let incomplete = incomplete_marts(plan, &streams);
     for (si, id, result) in &mart_results {
         let node = &plan.sinks[*si];
         let is_committed = marts_committed.contains(id);
@@ -753,6 +767,7 @@ pub async fn run(plan: &Plan, opts: &RunOptions, observer: Arc<dyn Observer>) ->
                 .err()
                 .or(mart_error.as_ref())
                 .map(|e| e.clone().redacted(&plan.secrets).to_string()),
+            incomplete: incomplete.get(id).cloned().unwrap_or_default(),
         });
     }
     if let Some(e) = &mart_error {
@@ -860,7 +875,24 @@ async fn commit_record(plan: &Plan, log: &CommitLog, record: &CommitRecord) -> R
     Ok(())
 }
 
-/// The source streams a table is computed from.
+/// The marts that read a stream which failed in this run, each with those streams.
+fn incomplete_marts(
+    plan: &Plan,
+    streams: &BTreeMap<String, StreamOutcome>,
+) -> BTreeMap<String, Vec<String>> {
+    plan.marts
+        .iter()
+        .filter_map(|m| {
+            let failed: Vec<String> = upstream_streams(plan, &m.id)
+                .into_iter()
+                .filter(|s| streams.get(s).is_some_and(|o| o.error.is_some()))
+                .collect();
+            (!failed.is_empty()).then(|| (m.id.clone(), failed))
+        })
+        .collect()
+}
+
+/// The source streams a table (or a mart) is computed from.
 pub fn upstream_streams(plan: &Plan, input: &str) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     let mut todo = vec![input.to_owned()];
@@ -874,7 +906,11 @@ pub fn upstream_streams(plan: &Plan, input: &str) -> BTreeSet<String> {
                 out.insert(id);
             }
             Some(Origin::Transform(ti)) => todo.extend(plan.transforms[ti].inputs.iter().cloned()),
-            None => {}
+            None => {
+                if let Some(m) = plan.marts.iter().find(|m| m.id == id) {
+                    todo.extend(m.inputs.iter().cloned());
+                }
+            }
         }
     }
     out

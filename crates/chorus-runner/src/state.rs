@@ -55,6 +55,42 @@ pub struct CommitRecord {
     pub state: BTreeMap<String, StreamState>,
 }
 
+/// The file, beside `commits/`, that says which marts the last mart rebuild left incomplete.
+pub const MART_STATUS_FILE: &str = "marts.json";
+
+/// Which marts the last run that rebuilt them left incomplete: a mart is rebuilt from every
+/// committed row even when a stream it reads failed, so it lacks that stream's new rows until a
+/// later run reads them. `chorus report` reads this to warn on the page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MartStatus {
+    /// The format version.
+    pub version: u32,
+    /// The run that rebuilt the marts.
+    pub run_id: String,
+    /// When.
+    pub created_at: DateTime<Utc>,
+    /// Per incomplete mart, the streams that failed in that run.
+    pub incomplete: BTreeMap<String, Vec<String>>,
+}
+
+impl MartStatus {
+    /// Reads the status from the state folder of a local pipeline, if one was written.
+    pub fn read_local(state_dir: &std::path::Path) -> Result<Option<Self>> {
+        let path = state_dir.join(MART_STATUS_FILE);
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io(format!("{}: {e}", path.display()))),
+        };
+        serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+            Error::io(format!(
+                "{} is not a mart status chorus wrote: {e}",
+                path.display()
+            ))
+        })
+    }
+}
+
 /// The newest record and whether it is finished.
 #[derive(Debug, Clone)]
 pub struct Head {
@@ -200,6 +236,23 @@ impl CommitLog {
                 self.location
             ))),
         }
+    }
+
+    /// Replaces the record of which marts are incomplete (a plain overwrite: the newest run's
+    /// word is the one that counts).
+    pub async fn write_mart_status(&self, status: &MartStatus) -> Result<()> {
+        let json = serde_json::to_vec_pretty(status)
+            .map_err(|e| Error::internal(format!("cannot encode the mart status: {e}")))?;
+        self.store
+            .put(&Path::from(MART_STATUS_FILE), Bytes::from(json).into())
+            .await
+            .map(|_| ())
+            .map_err(|e| {
+                Error::io(format!(
+                    "failed to write {MART_STATUS_FILE} to {}: {e}",
+                    self.location
+                ))
+            })
     }
 
     /// Marks a record finished.

@@ -69,6 +69,9 @@ pub struct TableSummary {
     pub bytes: u64,
     /// The error, when it failed.
     pub error: Option<String>,
+    /// For a mart: the streams it reads that failed in this run, so it lacks their new rows.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub incomplete: Vec<String>,
 }
 
 /// The summary of one run.

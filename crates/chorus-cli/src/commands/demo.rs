@@ -12,7 +12,8 @@ use arrow::array::{Array, AsArray};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Float64Type};
 use arrow::record_batch::RecordBatch;
-use chorus_runner::config::PipelineText;
+use chorus_runner::config::{PipelineText, relative_date};
+use chorus_runner::summary::Status;
 use chorus_runner::{RunOptions, run as run_plan};
 use chorus_sandbox::platforms::{freshdesk, ga4, meta, slack, x, zendesk};
 use chorus_sandbox::{Sandbox, SandboxConfig};
@@ -21,6 +22,9 @@ use chrono::NaiveDate;
 use super::Context;
 use super::run::render_summary;
 use crate::exit;
+
+/// Where every source of the demo pipeline starts: the last 90 days, whatever the day.
+const DEMO_START: &str = "90daysAgo";
 
 /// The demo pipeline, as shipped in `pipelines/demo.toml`.
 const DEMO_TOML: &str = include_str!("../../../../pipelines/demo.toml");
@@ -77,6 +81,10 @@ pub async fn demo(ctx: &Context, out: &Path) -> u8 {
 }
 
 async fn run_demo(ctx: &Context, out: &Path, env: &HashMap<&'static str, String>) -> u8 {
+    // The first day the pipeline reads, fixed before it compiles (which resolves the same
+    // `90daysAgo`), so a run that crosses midnight reports the days it read.
+    let today = chrono::Utc::now().date_naive();
+    let start = relative_date(DEMO_START, today).unwrap_or(today);
     let text = PipelineText::new(Path::new("pipelines/demo.toml"), DEMO_TOML);
     let registry = match crate::registry::builtin() {
         Ok(r) => r,
@@ -109,6 +117,13 @@ async fn run_demo(ctx: &Context, out: &Path, env: &HashMap<&'static str, String>
             return exit::for_kind(kind);
         }
     };
+    let failed: Vec<&str> = report
+        .summary
+        .streams
+        .iter()
+        .filter(|s| s.status != Status::Committed)
+        .map(|s| s.id.as_str())
+        .collect();
     if !report.summary.success {
         eprint!("{}", render_summary(&report.summary));
         for s in &report.summary.streams {
@@ -116,7 +131,6 @@ async fn run_demo(ctx: &Context, out: &Path, env: &HashMap<&'static str, String>
                 eprintln!("error: stream \"{}\": {e}", s.id);
             }
         }
-        return exit::for_failures(&report.failures);
     }
     let tables = report.summary.tables.len();
     let rows: u64 = report.summary.tables.iter().map(|t| t.rows).sum();
@@ -124,7 +138,32 @@ async fn run_demo(ctx: &Context, out: &Path, env: &HashMap<&'static str, String>
         "committed {tables} tables ({rows} rows) in {:.1} s\n",
         report.summary.duration_ms as f64 / 1000.0
     );
-    match kpi_report(out).await {
+    if !failed.is_empty() {
+        println!(
+            "warning: {} stream(s) failed and are missing below: {}",
+            failed.len(),
+            failed.join(", ")
+        );
+        for t in report
+            .summary
+            .tables
+            .iter()
+            .filter(|t| !t.incomplete.is_empty())
+        {
+            println!(
+                "warning: {} is incomplete (no new rows of {})",
+                t.input,
+                t.incomplete.join(", ")
+            );
+        }
+        println!();
+    }
+    let code = if report.summary.success {
+        exit::OK
+    } else {
+        exit::for_failures(&report.failures)
+    };
+    match kpi_report(out, start).await {
         Ok(text) => print!("{text}"),
         Err(e) => {
             eprintln!("error: cannot summarise the demo's marts: {e}");
@@ -132,12 +171,11 @@ async fn run_demo(ctx: &Context, out: &Path, env: &HashMap<&'static str, String>
         }
     }
     let page = out.join("report.html");
-    // The demo's window: the pipeline reads from 2026-09-01.
     let period = super::report::Period {
-        from: NaiveDate::from_ymd_opt(2026, 9, 1),
+        from: Some(start),
         to: None,
     };
-    match super::report::write_report(out, &plan.name, period, &page).await {
+    match super::report::write_report(out, &out.join("_chorus"), &plan.name, period, &page).await {
         Ok(()) => println!(
             "Report:  {} (open it in a browser; it works offline)",
             page.display()
@@ -147,7 +185,7 @@ async fn run_demo(ctx: &Context, out: &Path, env: &HashMap<&'static str, String>
             return exit::PARTIAL;
         }
     }
-    exit::OK
+    code
 }
 
 /// One number of a result row, if present.
@@ -226,7 +264,7 @@ SELECT platform, account, MIN(day) AS first_day, MAX(day) AS last_day,
        AVG(active_members) AS active_members, SUM(messages) AS messages,
        SUM(active_members) AS member_days
 FROM kpi_daily
-WHERE day >= DATE '2026-09-01'
+WHERE day >= DATE '{start}'
 GROUP BY platform, account
 ORDER BY CASE platform WHEN 'facebook' THEN 1 WHEN 'instagram' THEN 2 WHEN 'x' THEN 3
          WHEN 'web' THEN 4 WHEN 'zendesk' THEN 5 WHEN 'freshdesk' THEN 6 ELSE 7 END, account
@@ -242,18 +280,22 @@ SELECT platform, median(CAST(first_reply_minutes AS DOUBLE)) AS median_first_rep
 FROM support_tickets GROUP BY platform
 ";
 
-/// The KPI lines, read back from the committed marts.
-async fn kpi_report(out: &Path) -> chorus_core::Result<String> {
-    let table = |name: &'static str| (name, out.join(name));
-    let tables = [
-        table("kpi_daily"),
-        table("share_of_voice_daily"),
-        table("support_tickets"),
-    ];
-    let refs: Vec<(&str, &Path)> = tables.iter().map(|(n, p)| (*n, p.as_path())).collect();
-    let summary = chorus_transform::query::sql_over_parquet(&refs[..1], SUMMARY_SQL).await?;
-    let sov = chorus_transform::query::sql_over_parquet(&refs[1..2], SOV_SQL).await?;
-    let replies = chorus_transform::query::sql_over_parquet(&refs[2..3], REPLY_SQL).await?;
+/// Runs `sql` over the mart `name` under `out`; no rows when the mart was never written (a
+/// failed stream can leave a mart without a single file).
+async fn query_mart(out: &Path, name: &str, sql: &str) -> chorus_core::Result<Vec<RecordBatch>> {
+    let dir = out.join(name);
+    if !dir.is_dir() {
+        return Ok(Vec::new());
+    }
+    chorus_transform::query::sql_over_parquet(&[(name, dir.as_path())], sql).await
+}
+
+/// The KPI lines, read back from the committed marts, counting from the day `start`.
+async fn kpi_report(out: &Path, start: NaiveDate) -> chorus_core::Result<String> {
+    let summary_sql = SUMMARY_SQL.replace("{start}", &start.to_string());
+    let summary = query_mart(out, "kpi_daily", &summary_sql).await?;
+    let sov = query_mart(out, "share_of_voice_daily", SOV_SQL).await?;
+    let replies = query_mart(out, "support_tickets", REPLY_SQL).await?;
     let mut shares: HashMap<String, f64> = HashMap::new();
     for b in &sov {
         for r in 0..b.num_rows() {
@@ -395,5 +437,17 @@ mod tests {
         assert_eq!(money(11_530.224), "11,530.22");
         assert_eq!(money(0.5), "0.50");
         assert_eq!(share(Some(1.0), Some(0.0)), None);
+    }
+
+    #[test]
+    fn every_demo_source_reads_the_last_90_days() {
+        let starts: Vec<&str> = DEMO_TOML
+            .lines()
+            .filter(|l| l.starts_with("start_date") || l.starts_with("start_time"))
+            .collect();
+        assert_eq!(starts.len(), 8, "{starts:?}");
+        for line in starts {
+            assert!(line.ends_with(&format!("\"{DEMO_START}\"")), "{line}");
+        }
     }
 }

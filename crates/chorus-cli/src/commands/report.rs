@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use arrow::record_batch::RecordBatch;
 use chorus_runner::config::{self, PipelineText};
+use chorus_runner::state::MartStatus;
 use chrono::NaiveDate;
 
 use super::demo::{count, money, num, pct, text};
@@ -73,7 +74,14 @@ pub async fn report(pipeline: &Path, out: &Path, period: Period) -> u8 {
     let name = raw
         .name
         .map_or_else(|| "pipeline".to_owned(), |n| n.into_inner());
-    match write_report(&root, &name, period, out).await {
+    // State (and the record of incomplete marts) lives with the first sink unless moved.
+    let state_dir = match raw.state.as_ref().map(|s| s.get_ref().as_str()) {
+        Some(p) if !p.contains("://") || p.starts_with("file://") => {
+            text.base_dir.join(p.trim_start_matches("file://"))
+        }
+        _ => root.join("_chorus"),
+    };
+    match write_report(&root, &state_dir, &name, period, out).await {
         Ok(()) => {
             println!("report: {}", out.display());
             exit::OK
@@ -85,14 +93,17 @@ pub async fn report(pipeline: &Path, out: &Path, period: Period) -> u8 {
     }
 }
 
-/// Writes the report of the marts under `root` to `out`.
+/// Writes the report of the marts under `root` to `out`, warning about the marts that the
+/// record in `state_dir` marks incomplete.
 pub async fn write_report(
     root: &Path,
+    state_dir: &Path,
     pipeline: &str,
     period: Period,
     out: &Path,
 ) -> chorus_core::Result<()> {
-    let html = render(root, pipeline, period).await?;
+    let status = MartStatus::read_local(state_dir)?;
+    let html = render(root, pipeline, period, status.as_ref()).await?;
     let tmp = out.with_extension("html.tmp");
     std::fs::write(&tmp, html)
         .and_then(|()| std::fs::rename(&tmp, out))
@@ -408,9 +419,41 @@ fn table(head: &[&str], body: &[Vec<String>]) -> String {
 const MISSING: &str =
     "<p class=\"empty\">This pipeline does not build the mart this section reads.</p>";
 
-async fn render(root: &Path, pipeline: &str, period: Period) -> chorus_core::Result<String> {
+/// The warning at the top of the page when the last run left marts incomplete.
+fn incomplete_warning(status: Option<&MartStatus>) -> String {
+    let Some(status) = status.filter(|s| !s.incomplete.is_empty()) else {
+        return String::new();
+    };
+    let items: String = status
+        .incomplete
+        .iter()
+        .map(|(mart, streams)| {
+            format!(
+                "<li><code>{}</code> lacks the new rows of {}</li>",
+                esc(mart),
+                streams
+                    .iter()
+                    .map(|s| format!("<code>{}</code>", esc(s)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })
+        .collect();
+    format!(
+        "<div class=\"warning\" role=\"alert\"><strong>Incomplete:</strong> streams failed in run {} ({}), so these marts undercount until a later run reads them:<ul>{items}</ul></div>",
+        esc(&status.run_id),
+        status.created_at.format("%Y-%m-%d %H:%M UTC")
+    )
+}
+
+async fn render(
+    root: &Path,
+    pipeline: &str,
+    period: Period,
+    status: Option<&MartStatus>,
+) -> chorus_core::Result<String> {
     let f = period.filter("day");
-    let mut body = String::new();
+    let mut body = incomplete_warning(status);
 
     // The period and where restated days begin.
     let span = query(
@@ -644,7 +687,7 @@ async fn render(root: &Path, pipeline: &str, period: Period) -> chorus_core::Res
     ))
 }
 
-const STYLE: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;max-width:820px;margin:24px auto;padding:0 16px;color:#222;line-height:1.45}h1{font-size:1.5em;margin-bottom:0}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #ccc;padding-bottom:4px;page-break-after:avoid}h3{font-size:1em;margin:1.2em 0 .3em}.period,.note,.empty{color:#555;font-size:.9em}svg{width:100%;height:auto;page-break-inside:avoid}svg .tick{font-size:11px;fill:#444}svg .legend{font-size:12px;fill:#222}svg .axis{font-size:12px;fill:#444}svg .note{font-size:11px;fill:#666}svg .grid{stroke:#e5e5e5}table{border-collapse:collapse;width:100%;font-size:.9em;margin:.5em 0}th,td{text-align:left;padding:4px 6px;border-bottom:1px solid #e5e5e5;vertical-align:top}th{background:#f5f5f5}a{color:#0072B2}@media print{body{margin:0}}";
+const STYLE: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;max-width:820px;margin:24px auto;padding:0 16px;color:#222;line-height:1.45}h1{font-size:1.5em;margin-bottom:0}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #ccc;padding-bottom:4px;page-break-after:avoid}h3{font-size:1em;margin:1.2em 0 .3em}.period,.note,.empty{color:#555;font-size:.9em}svg{width:100%;height:auto;page-break-inside:avoid}svg .tick{font-size:11px;fill:#444}svg .legend{font-size:12px;fill:#222}svg .axis{font-size:12px;fill:#444}svg .note{font-size:11px;fill:#666}svg .grid{stroke:#e5e5e5}table{border-collapse:collapse;width:100%;font-size:.9em;margin:.5em 0}th,td{text-align:left;padding:4px 6px;border-bottom:1px solid #e5e5e5;vertical-align:top}th{background:#f5f5f5}a{color:#0072B2}.warning{background:#fff4e5;border-left:4px solid #D55E00;padding:8px 12px;margin:1em 0}.warning ul{margin:.3em 0}@media print{body{margin:0}}";
 
 #[cfg(test)]
 mod tests {

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use chorus_core::ConfigTable;
 use chorus_core::config::leak_text;
+use chrono::NaiveDate;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
@@ -356,6 +357,17 @@ fn parse_component(
     for (_, value) in rest.iter_mut() {
         interpolate_value(value, env, diags);
     }
+    if kind == Kind::Source {
+        let today = chrono::Utc::now().date_naive();
+        for (key, value) in rest.iter_mut() {
+            if RELATIVE_DATE_KEYS.contains(&key.get_ref().as_ref())
+                && let DeValue::String(s) = value.get_mut()
+                && let Some(day) = relative_date(s, today)
+            {
+                *s = std::borrow::Cow::Owned(day.to_string());
+            }
+        }
+    }
     let table = ConfigTable::new(Spanned::new(body_span, rest), text.base_dir.clone());
     Some(RawComponent {
         kind,
@@ -369,6 +381,26 @@ fn parse_component(
         table,
         raw,
     })
+}
+
+/// The source keys that take a day relative to today as well as a date.
+const RELATIVE_DATE_KEYS: &[&str] = &["start_date", "start_time", "end_date"];
+
+/// A day relative to `today`, written as GA4 writes them: `today`, `yesterday` or `NdaysAgo`
+/// (`90daysAgo`); `None` for anything else, which the connector reads as it is.
+pub fn relative_date(text: &str, today: NaiveDate) -> Option<NaiveDate> {
+    let days = match text.trim() {
+        "today" => 0,
+        "yesterday" => 1,
+        t => {
+            let n = t.strip_suffix("daysAgo")?;
+            if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            n.parse::<u64>().ok()?
+        }
+    };
+    today.checked_sub_days(chrono::Days::new(days))
 }
 
 fn string_list(
@@ -422,5 +454,33 @@ fn interpolate_value(
             }
         }
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_dates_count_back_from_today() {
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        let today = d("2024-03-01");
+        assert_eq!(relative_date("today", today), Some(today));
+        assert_eq!(relative_date("yesterday", today), Some(d("2024-02-29")));
+        assert_eq!(relative_date("90daysAgo", today), Some(d("2023-12-02")));
+        assert_eq!(
+            relative_date("1daysAgo", d("2027-01-01")),
+            Some(d("2026-12-31"))
+        );
+        for other in [
+            "2024-01-01",
+            "daysAgo",
+            "-3daysAgo",
+            "3 days ago",
+            "x90daysAgo",
+            "",
+        ] {
+            assert_eq!(relative_date(other, today), None, "{other}");
+        }
     }
 }

@@ -1,0 +1,111 @@
+//! The clock is the test's: `chorus demo` under libfaketime at the dates that break date code —
+//! both US and EU daylight-saving changes (the day before, of and after), a leap day, the last
+//! minute of a year and the first half hour of the next, and month ends. The sandbox runs inside
+//! the demo's process, so its data, its "today" and its limits move with the clock too.
+//!
+//! libfaketime comes from Debian's `faketime` package; `.ci/run` installs it when it is missing.
+
+use std::path::Path;
+use std::process::Command;
+
+use chorus_sandbox::platforms::meta;
+use chrono::{Days, NaiveDate, NaiveDateTime};
+
+use crate::util::{output, stderr, stdout, table_columns};
+
+/// A `chorus` command whose process sees the clock start at `at` (UTC) and run on from there.
+pub(crate) fn chorus_at(cwd: &Path, at: &str) -> Command {
+    assert!(
+        Command::new("faketime").arg("--version").output().is_ok()
+            || Path::new("/usr/bin/faketime").exists(),
+        "libfaketime is missing: `apt-get install faketime` (.ci/run installs it)"
+    );
+    let mut cmd = Command::new("faketime");
+    cmd.current_dir(cwd)
+        .args(["-f", &format!("@{at}"), env!("CARGO_BIN_EXE_chorus")])
+        .env("TZ", "UTC")
+        // Timers and timeouts keep real time; only the calendar moves.
+        .env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
+        .env("CHORUS_LOG", "warn")
+        .env_remove("CHORUS_FAILPOINT");
+    for (k, _) in std::env::vars() {
+        if k.starts_with("CHORUS_TEST_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd
+}
+
+/// Runs the demo with the clock at `at` and checks that it works as on any other day.
+fn demo_at(at: &str) {
+    let now = NaiveDateTime::parse_from_str(at, "%Y-%m-%d %H:%M:%S").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = output(chorus_at(dir.path(), at).args(["demo", "--out", "lake"]));
+    let text = stdout(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "demo at {at}:\n{}\n{text}",
+        stderr(&out)
+    );
+    for line in [
+        "  facebook   brand      followers ",
+        "  facebook   ads        ads CTR ",
+        "  instagram  ig         followers ",
+        "  x          acme       followers ",
+        "  web        ga         sessions ",
+        "  zendesk    support    tickets ",
+        "  freshdesk  support    tickets ",
+        "  slack      community  daily active members ",
+    ] {
+        assert!(text.contains(line), "at {at}: no {line:?} in\n{text}");
+    }
+    assert!(!text.contains("warning:"), "at {at}:\n{text}");
+    let lake = dir.path().join("lake");
+    let page = std::fs::read_to_string(lake.join("report.html")).unwrap();
+    let start = now.date().checked_sub_days(Days::new(90)).unwrap();
+    assert!(page.contains(&format!("{start} to ")), "at {at}: period");
+    assert!(!page.contains("class=\"warning\""), "at {at}: warning");
+
+    // Page insights: every Pacific day from the start to yesterday (Pacific), once, whatever
+    // clock changes the 90 days cross.
+    let pacific_today = meta::pacific_date(now.and_utc().timestamp());
+    let mut days: Vec<NaiveDate> = table_columns(&lake.join("brand__page_insights"), &["date"])
+        .into_iter()
+        .map(|r| NaiveDate::parse_from_str(&r[0], "%Y-%m-%d").unwrap())
+        .collect();
+    days.sort();
+    days.dedup();
+    let want: Vec<NaiveDate> = start
+        .iter_days()
+        .take_while(|d| *d < pacific_today)
+        .collect();
+    assert_eq!(days, want, "at {at}: page insight days");
+}
+
+macro_rules! demo_on {
+    ($($name:ident: $at:literal,)*) => {$(
+        #[test]
+        fn $name() {
+            demo_at($at);
+        }
+    )*};
+}
+
+demo_on! {
+    demo_the_day_before_the_us_spring_change: "2026-03-07 20:00:00",
+    demo_on_the_us_spring_change: "2026-03-08 10:30:00",
+    demo_the_day_after_the_us_spring_change: "2026-03-09 07:30:00",
+    demo_on_the_eu_spring_change: "2026-03-29 01:30:00",
+    demo_the_day_before_the_eu_autumn_change: "2026-10-24 12:00:00",
+    demo_on_the_eu_autumn_change: "2026-10-25 00:30:00",
+    demo_the_day_after_the_eu_autumn_change: "2026-10-26 23:00:00",
+    demo_the_day_before_the_us_autumn_change: "2026-10-31 18:00:00",
+    demo_on_the_us_autumn_change: "2026-11-01 09:30:00",
+    demo_the_day_after_the_us_autumn_change: "2026-11-02 08:30:00",
+    demo_on_a_leap_day: "2028-02-29 12:00:00",
+    demo_in_the_last_minute_of_a_year: "2026-12-31 23:59:00",
+    demo_in_the_first_half_hour_of_a_year: "2027-01-01 00:30:00",
+    demo_at_a_month_end: "2027-04-30 23:30:00",
+    demo_ninety_days_after_the_us_autumn_change: "2026-12-07 19:00:00",
+}
