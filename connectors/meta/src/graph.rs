@@ -58,6 +58,16 @@ struct Envelope {
     error: GraphError,
 }
 
+/// Whether a body is a Graph error envelope, judged by its first key (`{"error": …`) so a page
+/// of data is never parsed twice. Graph sometimes answers HTTP 200 with such a body (a
+/// transient code 1 or 2 among them); read as a page it would have no `data` and no `next`, and
+/// look like the last page of an edge.
+pub fn is_error_envelope(body: &[u8]) -> bool {
+    body.trim_ascii_start()
+        .strip_prefix(b"{")
+        .is_some_and(|rest| rest.trim_ascii_start().starts_with(b"\"error\""))
+}
+
 impl GraphError {
     /// Reads an error envelope, if the body is one.
     pub fn parse(body: &[u8]) -> Option<Self> {
@@ -233,10 +243,17 @@ impl MetaHook {
 
 impl ResponseHook for MetaHook {
     fn classify(&self, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Option<Verdict> {
-        if status.is_success() {
+        if status.is_success() && !is_error_envelope(body) {
             return None;
         }
-        let error = GraphError::parse(body)?;
+        let Some(error) = GraphError::parse(body) else {
+            // An error envelope that does not parse (cut short, or not Graph's shape) is no
+            // page of data: read again rather than take it for an empty last page.
+            return status.is_success().then(|| Verdict::Retry {
+                wait: None,
+                reason: "the Graph API answered 200 with an unreadable error body".to_owned(),
+            });
+        };
         if error.is_throttle() {
             let regain = usage(headers).regain;
             return Some(Verdict::Retry {
@@ -295,7 +312,7 @@ impl Graph {
     pub async fn call(&self, req: &Request) -> Result<std::result::Result<Response, GraphError>> {
         self.client
             .execute(req, |resp| {
-                if resp.status.is_success() {
+                if resp.status.is_success() && !is_error_envelope(&resp.body) {
                     return Ok(Ok(resp.clone()));
                 }
                 match GraphError::parse(&resp.body) {
@@ -552,6 +569,38 @@ mod tests {
             regain: Duration::from_secs(60),
         };
         assert_eq!(hook.pause_for(regain), Some(Duration::from_secs(60)));
+    }
+
+    #[test]
+    fn a_200_with_an_error_body_is_an_error_not_a_last_page() {
+        let hook = MetaHook::default();
+        let transient = br#"{"error":{"message":"An unexpected error has occurred. Please retry your request later.","type":"OAuthException","is_transient":true,"code":2,"fbtrace_id":"A1"}}"#;
+        assert!(is_error_envelope(transient));
+        assert!(is_error_envelope(b" \n{ \"error\" : {}}"));
+        assert!(matches!(
+            hook.classify(StatusCode::OK, &HeaderMap::new(), transient),
+            Some(Verdict::Retry { .. })
+        ));
+        let broken = br#"{"error":{"message":"cut sho"#;
+        assert!(matches!(
+            hook.classify(StatusCode::OK, &HeaderMap::new(), broken),
+            Some(Verdict::Retry { .. })
+        ));
+        let fatal = br#"{"error":{"message":"(#100) Invalid parameter","type":"OAuthException","code":100,"fbtrace_id":"A1"}}"#;
+        assert!(matches!(
+            hook.classify(StatusCode::OK, &HeaderMap::new(), fatal),
+            Some(Verdict::Success)
+        ));
+        // Pages of data, even ones that mention an error, are pages.
+        for page in [
+            &br#"{"data":[{"id":"1","message":"error"}],"paging":{}}"#[..],
+            br#"{"data":[],"error_count":0}"#,
+            br#"[]"#,
+            b"",
+        ] {
+            assert!(!is_error_envelope(page));
+            assert!(hook.classify(StatusCode::OK, &HeaderMap::new(), page).is_none());
+        }
     }
 
     #[test]

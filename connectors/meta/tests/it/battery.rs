@@ -1,6 +1,6 @@
 //! The fault battery: for each Meta connector, a thousand requests and more, a fifth of them
-//! faulted with Graph's own throttles (429 and the code-4 400), 5xx, timeouts, truncated bodies
-//! and resets, and not a row lost or repeated.
+//! faulted with Graph's own throttles (429 and the code-4 400), 5xx, HTTP 200 with a Graph
+//! error body, timeouts, truncated bodies and resets, and not a row lost or repeated.
 
 use chorus_core::Source;
 use chorus_core::testing::{BatteryReport, Conditions, assert_fault_battery};
@@ -10,7 +10,7 @@ use chorus_sandbox::platforms::meta::TOKEN;
 use crate::support::sandbox;
 
 /// A fifth of the answers faulted (slow ones come on top and do not count).
-const BATTERY: &str = "429=0.02,throttle400=0.03,500=0.05,503=0.04,timeout=0.01,truncate=0.03,reset=0.02,slow=0.02,slow_ms=50,timeout_ms=600";
+const BATTERY: &str = "429=0.02,throttle400=0.03,500=0.04,503=0.03,error200=0.03,timeout=0.01,truncate=0.03,reset=0.02,slow=0.02,slow_ms=50,timeout_ms=600";
 
 async fn battery<S: Source + 'static>(build: impl Fn(&Sandbox) -> S) -> BatteryReport {
     let clean = sandbox("none").await;

@@ -10,8 +10,9 @@ use chorus_core::{ConfigTable, Source, Stream};
 use chorus_http::{ClientConfig, RetryPolicy};
 use chorus_sandbox::{FaultSpec, Sandbox, SandboxConfig};
 
-/// The faults of a "faulty" sandbox: Graph throttles, 5xx, slow, cut and truncated answers.
-pub const FAULTS: &str = "429=0.05,429reset=0.03,throttle400=0.03,500=0.03,503=0.03,slow=0.02,timeout=0.01,truncate=0.02,reset=0.02,slow_ms=100,timeout_ms=600";
+/// The faults of a "faulty" sandbox: Graph throttles, 5xx, HTTP 200 with a Graph error body,
+/// slow, cut and truncated answers.
+pub const FAULTS: &str = "429=0.05,429reset=0.03,throttle400=0.03,500=0.03,503=0.03,error200=0.03,slow=0.02,timeout=0.01,truncate=0.02,reset=0.02,slow_ms=100,timeout_ms=600";
 
 /// Starts a sandbox with the given fault spec.
 pub async fn sandbox(faults: &str) -> Sandbox {
