@@ -161,7 +161,9 @@ fn a_mart_rebuilt_while_its_stream_failed_is_marked_incomplete_and_the_report_sa
     assert_eq!(mart["incomplete"], serde_json::json!(["x.tweets"]));
     let page = report();
     assert!(page.contains("class=\"warning\""), "no warning on the page");
-    assert!(page.contains("<code>posts_per_day</code> lacks the new rows of <code>x.tweets</code>"));
+    assert!(
+        page.contains("<code>posts_per_day</code> lacks the new rows of <code>x.tweets</code>")
+    );
 
     // The token works again: the next run reads what was missed and the mark goes away.
     let again = run(crate::kpi::X_TOKEN);

@@ -599,7 +599,10 @@ mod tests {
             b"",
         ] {
             assert!(!is_error_envelope(page));
-            assert!(hook.classify(StatusCode::OK, &HeaderMap::new(), page).is_none());
+            assert!(
+                hook.classify(StatusCode::OK, &HeaderMap::new(), page)
+                    .is_none()
+            );
         }
     }
 
