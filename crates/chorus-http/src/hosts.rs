@@ -7,12 +7,13 @@
 //! - No user name or password (`https://user:pass@host`), query, fragment, backslash, space or
 //!   control character: each is a way to make a URL mean another host than it seems to, or to
 //!   put a secret where it would be logged. Link-local, unspecified and multicast addresses
-//!   (cloud metadata endpoints such as `169.254.169.254`) are never an API.
+//!   (cloud metadata endpoints such as `169.254.169.254`) are never an API, in any of the IPv6
+//!   forms that embed them (`[::ffff:169.254.169.254]`, `[::ffff:a9fe:a9fe]`, NAT64).
 //! - A next-page URL the API returns (Graph API `paging.next`, a `Link` header) and a redirect
 //!   are followed only to the same origin (scheme, host and port) as the request that led to
 //!   them; anything else is refused, so the token never reaches another host.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use chorus_core::{ConfigError, ConfigTable};
 use reqwest::Url;
@@ -35,13 +36,39 @@ impl UrlProblem {
     }
 }
 
-/// The IP address a URL names as its host, if it names one.
+/// The IP address a URL names as its host, if it names one, with an IPv6 address that embeds
+/// an IPv4 one read as that IPv4 address (see [`embedded_v4`]).
 fn host_ip(url: &Url) -> Option<IpAddr> {
     let host = url.host_str()?;
-    host.trim_start_matches('[')
+    let ip: IpAddr = host
+        .trim_start_matches('[')
         .trim_end_matches(']')
         .parse()
-        .ok()
+        .ok()?;
+    Some(match ip {
+        IpAddr::V6(v6) => embedded_v4(v6).map_or(ip, IpAddr::V4),
+        v4 => v4,
+    })
+}
+
+/// The IPv4 address an IPv6 address stands for, if it embeds one: IPv4-mapped
+/// (`::ffff:169.254.169.254`, RFC 4291 §2.5.5.2), IPv4-compatible (`::169.254.169.254`, §2.5.5.1,
+/// deprecated but still routed by some stacks) and NAT64 with the well-known prefix
+/// (`64:ff9b::169.254.169.254`, RFC 6052 §2.1) or the local-use prefix `64:ff9b:1::/48`
+/// (RFC 8215, the IPv4 address in the last 32 bits). Each reaches the IPv4 host, so each is
+/// judged as it. `::` and `::1` are themselves, not IPv4 addresses.
+pub fn embedded_v4(v6: Ipv6Addr) -> Option<Ipv4Addr> {
+    if let Some(v4) = v6.to_ipv4_mapped() {
+        return Some(v4);
+    }
+    let s = v6.segments();
+    let [a, b, c, d] = v6.octets()[12..] else {
+        return None;
+    };
+    let tail = Ipv4Addr::new(a, b, c, d);
+    let compatible = s[..6] == [0; 6] && !v6.is_unspecified() && !v6.is_loopback();
+    let nat64 = s[0] == 0x64 && s[1] == 0xff9b && (s[2..6] == [0; 4] || s[2] == 1);
+    (compatible || nat64).then_some(tail)
 }
 
 /// Whether a URL's host is this machine: `localhost`, `127.0.0.0/8` or `[::1]`.
@@ -238,6 +265,14 @@ mod tests {
         ("https://[fe80::1]", "link-local"),
         ("https://[::]", "link-local"),
         ("https://224.0.0.1", "link-local"),
+        // The metadata address in IPv6 forms that reach it.
+        ("https://[::ffff:169.254.169.254]", "169.254.169.254"),
+        ("https://[::ffff:a9fe:a9fe]/", "169.254.169.254"),
+        ("https://[::169.254.169.254]", "169.254.169.254"),
+        ("https://[64:ff9b::a9fe:a9fe]", "169.254.169.254"),
+        ("https://[64:ff9b:1::a9fe:a9fe]", "169.254.169.254"),
+        ("https://[::ffff:0.0.0.0]", "link-local"),
+        ("http://[::ffff:10.0.0.5]:8080", "plain http://"),
         ("https://", "not an absolute URL"),
         ("http://[::1", "not an absolute URL"),
     ];
@@ -255,6 +290,8 @@ mod tests {
         "http://LOCALHOST:8080",
         "http://[::1]:8080",
         "http://2130706433:8080",
+        "http://[::ffff:127.0.0.1]:8080",
+        "https://[2001:db8::1]",
     ];
 
     #[test]
@@ -306,6 +343,24 @@ mod tests {
             let e = check_next_url(&current, next).expect_err(next);
             assert!(e.contains("instead of http://127.0.0.1:8080"), "{e}");
             assert!(!e.contains("secret"), "{e}");
+        }
+    }
+
+    #[test]
+    fn ipv6_forms_of_an_ipv4_address_are_that_address() {
+        let v4 = |s: &str| embedded_v4(s.parse().unwrap()).map(|a| a.to_string());
+        assert_eq!(
+            v4("::ffff:169.254.169.254").as_deref(),
+            Some("169.254.169.254")
+        );
+        assert_eq!(v4("::a9fe:a9fe").as_deref(), Some("169.254.169.254"));
+        assert_eq!(v4("64:ff9b::7f00:1").as_deref(), Some("127.0.0.1"));
+        assert_eq!(
+            v4("64:ff9b:1::a9fe:a9fe").as_deref(),
+            Some("169.254.169.254")
+        );
+        for plain in ["::", "::1", "2001:db8::1", "fe80::1", "64:ff9b:2::1"] {
+            assert_eq!(v4(plain), None, "{plain}");
         }
     }
 }
