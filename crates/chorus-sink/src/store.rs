@@ -87,6 +87,19 @@ impl Location {
         if path.trim().is_empty() {
             return Err("the path is empty".into());
         }
+        // A NUL ends the path early in the operating system's calls, so `out\0/../../x` would
+        // write somewhere else than it reads; no folder or URL needs a control character.
+        if let Some(c) = path.chars().find(|c| c.is_control()) {
+            let shown = match c {
+                '\0' => "a NUL byte".to_owned(),
+                '\n' => "a newline".to_owned(),
+                '\t' => "a tab".to_owned(),
+                c => format!("the control character U+{:04X}", u32::from(c)),
+            };
+            return Err(format!(
+                "the path contains {shown}; remove it (check the environment variable it comes from)"
+            ));
+        }
         let root = if let Some(rest) = path.strip_prefix("file://") {
             PathBuf::from(rest)
         } else if let Some((scheme, _)) = path.split_once("://") {
@@ -406,6 +419,10 @@ mod tests {
         std::fs::write(dir.path().join("f"), "x").unwrap();
         let err = Location::parse("f/lake", dir.path()).unwrap_err();
         assert!(err.ends_with("is a file, not a folder"), "{err}");
+        for bad in ["out\0/../../escaped", "out/la\nke", "s3://bucket/a\u{1b}b", "out\t"] {
+            let err = Location::parse(bad, dir.path()).unwrap_err();
+            assert!(err.contains("the path contains"), "{bad:?}: {err}");
+        }
         let err = Location::parse("ftp://host/x", dir.path()).unwrap_err();
         assert!(err.contains("`ftp://` scheme"), "{err}");
     }
