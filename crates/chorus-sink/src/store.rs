@@ -419,7 +419,12 @@ mod tests {
         std::fs::write(dir.path().join("f"), "x").unwrap();
         let err = Location::parse("f/lake", dir.path()).unwrap_err();
         assert!(err.ends_with("is a file, not a folder"), "{err}");
-        for bad in ["out\0/../../escaped", "out/la\nke", "s3://bucket/a\u{1b}b", "out\t"] {
+        for bad in [
+            "out\0/../../escaped",
+            "out/la\nke",
+            "s3://bucket/a\u{1b}b",
+            "out\t",
+        ] {
             let err = Location::parse(bad, dir.path()).unwrap_err();
             assert!(err.contains("the path contains"), "{bad:?}: {err}");
         }

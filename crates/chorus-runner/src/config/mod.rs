@@ -462,6 +462,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn pipeline_values_are_interpolated_as_the_docs_say() {
+        let text = PipelineText::new(
+            Path::new("p.toml"),
+            "[pipeline]\nname = \"${NAME}\"\nstate = \"${STATE:-out/state}\"\n",
+        );
+        let env = |k: &str| (k == "NAME").then(|| "nightly".to_owned());
+        let (raw, diags) = parse(&text, &env);
+        assert!(diags.is_empty(), "{diags:?}");
+        assert_eq!(raw.name.unwrap().into_inner(), "nightly");
+        assert_eq!(raw.state.unwrap().into_inner(), "out/state");
+    }
+
+    #[test]
     fn relative_dates_count_back_from_today() {
         let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
         let today = d("2024-03-01");
