@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::{Bytes, BytesMut};
+use chorus_core::secret::redact;
 use chorus_core::{Error, ErrorKind, Result, Secret};
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 use reqwest::{Method, StatusCode};
@@ -17,7 +18,7 @@ use tokio::sync::{Mutex, Semaphore};
 
 use crate::auth::{Auth, TOKEN_MARGIN, TokenResponse, refused};
 use crate::rate_limit::{RateLimit, RateLimiter};
-use crate::redact::{redact_url, snippet};
+use crate::redact::{redact_query_values, redact_url, snippet};
 use crate::retry::{RetryPolicy, Verdict, classify_status};
 
 /// The `User-Agent` of every request.
@@ -312,7 +313,7 @@ impl HttpClient {
             } else {
                 None
             };
-            let outcome = self.attempt(req, &url, with_auth, token).await;
+            let outcome = self.attempt(req, &url, with_auth, token.clone()).await;
             let verdict = match &outcome {
                 Err(AttemptError::Retry(reason)) => Verdict::Retry {
                     wait: None,
@@ -338,9 +339,27 @@ impl HttpClient {
                 },
                 (v, _) => v,
             };
+            // A hook's reason may quote the body (an echoed `Authorization` header among it):
+            // it is scrubbed like the snippet, with the exchanged token too.
+            let scrub = |text: &str| {
+                let mut secrets = self.secrets.clone();
+                secrets.extend(token.as_ref().map(|t| t.expose().to_owned()));
+                redact_query_values(&redact(text, &secrets))
+            };
+            let verdict = match verdict {
+                Verdict::Fail { kind, reason } => Verdict::Fail {
+                    kind,
+                    reason: scrub(&reason),
+                },
+                Verdict::Retry { wait, reason } => Verdict::Retry {
+                    wait,
+                    reason: scrub(&reason),
+                },
+                v => v,
+            };
             let body = outcome
                 .as_ref()
-                .map(|r| snippet(&r.body, &self.secrets))
+                .map(|r| scrub(&snippet(&r.body, &self.secrets)))
                 .unwrap_or_default();
             let body = if body.is_empty() {
                 String::new()
