@@ -241,7 +241,16 @@ pub struct Ga4Hook;
 impl ResponseHook for Ga4Hook {
     fn classify(&self, status: StatusCode, _headers: &HeaderMap, body: &[u8]) -> Option<Verdict> {
         if status.is_success() {
-            return None;
+            // Google sends errors with an error status; a 200 holding one (from a proxy) is no
+            // report, and read as one it would be empty: ask again.
+            return chorus_http::json::first_key_is(body, "error").then(|| Verdict::Retry {
+                wait: None,
+                reason: format!(
+                    "http 200 with an error body: {}",
+                    GoogleError::parse(body)
+                        .map_or_else(|| "unreadable".to_owned(), |e| e.describe())
+                ),
+            });
         }
         if let Some(e) = GoogleError::parse(body) {
             let what = e.describe();

@@ -58,14 +58,11 @@ struct Envelope {
     error: GraphError,
 }
 
-/// Whether a body is a Graph error envelope, judged by its first key (`{"error": …`) so a page
-/// of data is never parsed twice. Graph sometimes answers HTTP 200 with such a body (a
-/// transient code 1 or 2 among them); read as a page it would have no `data` and no `next`, and
-/// look like the last page of an edge.
+/// Whether a body is a Graph error envelope (`{"error": …`). Graph sometimes answers HTTP 200
+/// with one (a transient code 1 or 2 among them); read as a page it would have no `data` and no
+/// `next`, and look like the last page of an edge.
 pub fn is_error_envelope(body: &[u8]) -> bool {
-    body.trim_ascii_start()
-        .strip_prefix(b"{")
-        .is_some_and(|rest| rest.trim_ascii_start().starts_with(b"\"error\""))
+    chorus_http::json::first_key_is(body, "error")
 }
 
 impl GraphError {

@@ -86,6 +86,18 @@ pub async fn get_kept<P: DeserializeOwned, T: DeserializeOwned>(
     Ok((page, extras))
 }
 
+/// Whether a JSON body's first key is `key` (`{"error": …`), judged without parsing the body,
+/// so a page of data is never read twice. A proxy, or Graph itself, can answer HTTP 200 with an
+/// error object; read as a page it has no rows and no next link, and looks like a last page.
+pub fn first_key_is(body: &[u8], key: &str) -> bool {
+    body.trim_ascii_start()
+        .strip_prefix(b"{")
+        .map(<[u8]>::trim_ascii_start)
+        .and_then(|rest| rest.strip_prefix(b"\""))
+        .and_then(|rest| rest.strip_prefix(key.as_bytes()))
+        .is_some_and(|rest| rest.starts_with(b"\""))
+}
+
 /// Reads an id sent as a JSON integer or string into a string, without building a
 /// `serde_json::Value` per record (`#[serde(deserialize_with = "id")]`).
 pub fn id<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<String, D::Error> {
@@ -152,6 +164,18 @@ impl<'de> serde::de::Visitor<'de> for OptIdVisitor {
 
 #[cfg(test)]
 mod tests {
+    use super::first_key_is;
+
+    #[test]
+    fn the_first_key_is_read_without_parsing() {
+        assert!(first_key_is(br#"{"error":{"code":2}}"#, "error"));
+        assert!(first_key_is(b" \n{ \"error\" : 1}", "error"));
+        assert!(!first_key_is(br#"{"errors":[]}"#, "error"));
+        assert!(!first_key_is(br#"{"data":[],"error":{}}"#, "error"));
+        assert!(!first_key_is(b"[]", "error"));
+        assert!(!first_key_is(b"", "error"));
+    }
+
     #[derive(Debug, serde::Deserialize)]
     struct Row {
         #[serde(deserialize_with = "super::id")]

@@ -8,7 +8,7 @@ use chorus_core::testing::{Conditions, assert_fault_battery};
 use crate::support::{sandbox, source};
 
 /// A fifth of the answers faulted (slow ones come on top and do not count).
-const BATTERY: &str = "429=0.03,500=0.06,503=0.05,timeout=0.01,truncate=0.03,reset=0.02,slow=0.02,slow_ms=50,timeout_ms=600";
+const BATTERY: &str = "429=0.03,500=0.04,503=0.04,error200=0.03,timeout=0.01,truncate=0.03,reset=0.02,slow=0.02,slow_ms=50,timeout_ms=600";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_requests_a_fifth_faulted_lose_and_repeat_nothing() {
