@@ -11,7 +11,7 @@ use std::process::Command;
 use chorus_sandbox::platforms::meta;
 use chrono::{Days, NaiveDate, NaiveDateTime};
 
-use crate::util::{output, stderr, stdout, table_columns};
+use crate::util::{DEMO_KPI_LINES, clean_env, output, stderr, stdout, table_columns};
 
 /// A `chorus` command whose process sees the clock start at `at` (UTC) and run on from there.
 pub(crate) fn chorus_at(cwd: &Path, at: &str) -> Command {
@@ -25,14 +25,8 @@ pub(crate) fn chorus_at(cwd: &Path, at: &str) -> Command {
         .args(["-f", &format!("@{at}"), env!("CARGO_BIN_EXE_chorus")])
         .env("TZ", "UTC")
         // Timers and timeouts keep real time; only the calendar moves.
-        .env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
-        .env("CHORUS_LOG", "warn")
-        .env_remove("CHORUS_FAILPOINT");
-    for (k, _) in std::env::vars() {
-        if k.starts_with("CHORUS_TEST_") {
-            cmd.env_remove(k);
-        }
-    }
+        .env("FAKETIME_DONT_FAKE_MONOTONIC", "1");
+    clean_env(&mut cmd);
     cmd
 }
 
@@ -48,16 +42,7 @@ fn demo_at(at: &str) {
         "demo at {at}:\n{}\n{text}",
         stderr(&out)
     );
-    for line in [
-        "  facebook   brand      followers ",
-        "  facebook   ads        ads CTR ",
-        "  instagram  ig         followers ",
-        "  x          acme       followers ",
-        "  web        ga         sessions ",
-        "  zendesk    support    tickets ",
-        "  freshdesk  support    tickets ",
-        "  slack      community  daily active members ",
-    ] {
+    for line in DEMO_KPI_LINES {
         assert!(text.contains(line), "at {at}: no {line:?} in\n{text}");
     }
     assert!(!text.contains("warning:"), "at {at}:\n{text}");

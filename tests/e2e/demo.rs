@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use chorus_sandbox::Truth;
 use chorus_sandbox::platforms::x;
 
-use crate::util::{chorus, output, stderr, stdout, table_columns};
+use crate::util::{DEMO_KPI_LINES, chorus, output, stderr, stdout, table_columns};
 
 /// The first day the pipeline reads: its `start_date = "90daysAgo"`.
 fn start_day() -> chrono::NaiveDate {
@@ -19,16 +19,7 @@ fn the_demo_prints_kpis_and_its_marts_match_the_truth() {
     let out = output(chorus(dir.path()).args(["demo", "--out", "lake"]));
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{}\n{text}", stderr(&out));
-    for line in [
-        "  facebook   brand      followers ",
-        "  facebook   ads        ads CTR ",
-        "  instagram  ig         followers ",
-        "  x          acme       followers ",
-        "  web        ga         sessions ",
-        "  zendesk    support    tickets ",
-        "  freshdesk  support    tickets ",
-        "  slack      community  daily active members ",
-    ] {
+    for line in DEMO_KPI_LINES {
         assert!(text.contains(line), "no {line:?} in\n{text}");
     }
     assert!(text.contains("share of voice"), "{text}");

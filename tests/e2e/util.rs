@@ -17,9 +17,13 @@ pub fn repo() -> PathBuf {
 /// A `chorus` command with no chorus variables inherited from the environment.
 pub fn chorus(cwd: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_chorus"));
-    cmd.current_dir(cwd)
-        .env("CHORUS_LOG", "warn")
-        .env_remove("CHORUS_FAILPOINT");
+    clean_env(cmd.current_dir(cwd));
+    cmd
+}
+
+/// Quiet logs, no failpoint and none of the tests' own `CHORUS_TEST_*` variables.
+pub fn clean_env(cmd: &mut Command) -> &mut Command {
+    cmd.env("CHORUS_LOG", "warn").env_remove("CHORUS_FAILPOINT");
     for (k, _) in std::env::vars() {
         if k.starts_with("CHORUS_TEST_") {
             cmd.env_remove(k);
@@ -27,6 +31,18 @@ pub fn chorus(cwd: &Path) -> Command {
     }
     cmd
 }
+
+/// The KPI line of each platform and account that `chorus demo` prints.
+pub const DEMO_KPI_LINES: [&str; 8] = [
+    "  facebook   brand      followers ",
+    "  facebook   ads        ads CTR ",
+    "  instagram  ig         followers ",
+    "  x          acme       followers ",
+    "  web        ga         sessions ",
+    "  zendesk    support    tickets ",
+    "  freshdesk  support    tickets ",
+    "  slack      community  daily active members ",
+];
 
 /// The UTC day `n` days before today: what a pipeline's `start_date = "{n}daysAgo"` reads from.
 pub fn days_ago(n: u64) -> chrono::NaiveDate {

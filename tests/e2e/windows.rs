@@ -5,16 +5,13 @@
 //! sandbox and chorus run with the clock at 2024-04-01 (libfaketime), so it is recent data.
 
 use std::collections::BTreeSet;
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::Path;
-use std::process::Stdio;
-use std::time::{Duration, Instant};
 
 use chorus_sandbox::platforms::{freshdesk, ga4, meta, slack, x, zendesk};
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::anyday::chorus_at;
+use crate::meta::start_sandbox_with;
 use crate::util::{output, repo, stderr, table_columns};
 
 /// When the run happens: two weeks after the window.
@@ -44,32 +41,9 @@ fn instants(table: &Path, column: &str) -> Vec<DateTime<Utc>> {
 
 #[test]
 fn a_window_of_dates_is_those_days_in_each_streams_calendar() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
     let dir = tempfile::tempdir().unwrap();
-    let mut sandbox = chorus_at(&repo(), NOW)
-        .args(["sandbox", "--port", &port.to_string()])
-        .stderr(Stdio::null())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
-            s.write_all(b"GET /_sandbox/requests HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-                .unwrap();
-            let mut text = String::new();
-            let _ = s.read_to_string(&mut text);
-            if text.starts_with("HTTP/1.1 200") {
-                break;
-            }
-        }
-        assert!(Instant::now() < deadline, "the sandbox did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let sandbox = start_sandbox_with(chorus_at(&repo(), NOW));
+    let port = sandbox.port;
     let base = format!("http://127.0.0.1:{port}");
     let key: serde_json::Value = serde_json::from_str(&ga4::service_account_json(&base)).unwrap();
     let out = output(
@@ -91,8 +65,7 @@ fn a_window_of_dates_is_those_days_in_each_streams_calendar() {
             .env("FRESHDESK_API_URL", format!("{base}/freshdesk"))
             .env("FRESHDESK_API_KEY", freshdesk::API_KEY),
     );
-    let _ = sandbox.kill();
-    let _ = sandbox.wait();
+    drop(sandbox);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let lake = dir.path().join("lake");
 
@@ -107,6 +80,7 @@ fn a_window_of_dates_is_those_days_in_each_streams_calendar() {
         ("ads__ads_insights", "date_start"),
         ("ga__daily_overview", "date"),
         ("ga__traffic_sources", "date"),
+        ("ga__landing_pages", "date"),
     ] {
         assert_eq!(days(&lake.join(table), column), want, "{table}.{column}");
     }
