@@ -13,16 +13,28 @@ use chrono::{Days, NaiveDate, NaiveDateTime};
 
 use crate::util::{DEMO_KPI_LINES, clean_env, output, stderr, stdout, table_columns};
 
+/// libfaketime's library, wherever Debian put it for this machine's architecture.
+fn libfaketime() -> std::path::PathBuf {
+    std::fs::read_dir("/usr/lib")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().join("faketime/libfaketime.so.1"))
+        .chain([std::path::PathBuf::from(
+            "/usr/lib/faketime/libfaketime.so.1",
+        )])
+        .find(|p| p.exists())
+        .expect("libfaketime is missing: `apt-get install faketime` (.ci/run installs it)")
+}
+
 /// A `chorus` command whose process sees the clock start at `at` (UTC) and run on from there.
+/// The library is preloaded into chorus itself (not through the `faketime` wrapper, which
+/// forks), so killing the command kills chorus.
 pub(crate) fn chorus_at(cwd: &Path, at: &str) -> Command {
-    assert!(
-        Command::new("faketime").arg("--version").output().is_ok()
-            || Path::new("/usr/bin/faketime").exists(),
-        "libfaketime is missing: `apt-get install faketime` (.ci/run installs it)"
-    );
-    let mut cmd = Command::new("faketime");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_chorus"));
     cmd.current_dir(cwd)
-        .args(["-f", &format!("@{at}"), env!("CARGO_BIN_EXE_chorus")])
+        .env("LD_PRELOAD", libfaketime())
+        .env("FAKETIME", format!("@{at}"))
         .env("TZ", "UTC")
         // Timers and timeouts keep real time; only the calendar moves.
         .env("FAKETIME_DONT_FAKE_MONOTONIC", "1");
