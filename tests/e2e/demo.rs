@@ -129,3 +129,40 @@ fn the_demo_prints_kpis_and_its_marts_match_the_truth() {
     let posts = table_columns(&lake.join("post_performance"), &["platform"]);
     assert_eq!(posts.iter().filter(|r| r[0] == "x").count(), want);
 }
+
+#[test]
+fn when_streams_fail_the_demo_says_which_warns_on_the_report_and_exits_non_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    // Every answer a 503, and no retries: every stream fails, fast.
+    let out = output(
+        chorus(dir.path())
+            .args(["demo", "--out", "lake", "--faults", "503=1"])
+            .env("CHORUS_HTTP_MAX_ATTEMPTS", "1")
+            .env("CHORUS_HTTP_BACKOFF_MS", "1"),
+    );
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(75), "{}\n{text}", stderr(&out));
+    assert!(
+        text.contains("warning: 30 stream(s) failed and are missing below: brand.page,"),
+        "{text}"
+    );
+    assert!(
+        text.contains("warning: kpi_daily is incomplete (no new rows of "),
+        "{text}"
+    );
+    assert!(stderr(&out).contains("error: stream \"brand.page\": "));
+    let page = std::fs::read_to_string(dir.path().join("lake/report.html")).unwrap();
+    assert!(
+        page.contains("class=\"warning\""),
+        "no warning on the report"
+    );
+    assert!(page.contains("<code>kpi_daily</code> lacks the new rows of"));
+
+    let bad = output(chorus(dir.path()).args(["demo", "--faults", "503=2"]));
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        stderr(&bad).starts_with("error: --faults \"503=2\": "),
+        "{}",
+        stderr(&bad)
+    );
+}

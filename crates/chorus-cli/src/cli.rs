@@ -80,6 +80,10 @@ pub enum Command {
         /// Where the demo's Parquet goes.
         #[arg(long, default_value = "out/demo")]
         out: PathBuf,
+        /// Faults for the sandbox to inject, as for `chorus sandbox --faults` (`500=0.1,…`), to
+        /// see what the demo does when streams fail.
+        #[arg(long, default_value = "")]
+        faults: String,
     },
     /// Write a pipeline's KPI marts as one self-contained HTML page.
     Report {

@@ -80,7 +80,7 @@ fn main() -> ExitCode {
             Command::Connectors => commands::inspect::connectors(),
             Command::State { action } => commands::state::state(&ctx, action).await,
             Command::Init { connectors } => commands::inspect::init(&connectors),
-            Command::Demo { out } => commands::demo::demo(&ctx, &out).await,
+            Command::Demo { out, faults } => commands::demo::demo(&ctx, &out, &faults).await,
             Command::Report {
                 pipeline,
                 out,

@@ -67,11 +67,6 @@ pub fn day_slices<Tz: TimeZone>(
     out
 }
 
-/// The days from `first` up to but not including `end`.
-pub fn days(first: NaiveDate, end: NaiveDate) -> impl Iterator<Item = NaiveDate> {
-    first.iter_days().take_while(move |d| *d < end)
-}
-
 #[cfg(test)]
 mod tests {
     use chrono::FixedOffset;
@@ -231,6 +226,5 @@ mod tests {
         let la: Tz = "America/Los_Angeles".parse().unwrap();
         assert!(day_slices(d("2026-01-02"), d("2026-01-02"), &la, 90, 90 * DAY).is_empty());
         assert!(day_slices(d("2026-01-03"), d("2026-01-02"), &la, 90, 90 * DAY).is_empty());
-        assert_eq!(days(d("2024-02-28"), d("2024-03-02")).count(), 3);
     }
 }

@@ -582,6 +582,9 @@ pub async fn run(plan: &Plan, opts: &RunOptions, observer: Arc<dyn Observer>) ->
         tracing::warn!(error = %e, "Could not prune old commit records.");
     }
 
+    // The marts that read a stream which failed: rebuilt all the same, but marked incomplete.
+    let incomplete = incomplete_marts(plan, &streams);
+
     // Marts: recomputed from the committed tables and replaced whole, in a commit of their
     // own, so they always cover every committed row, not just this run's.
     let mut mart_results: Vec<(usize, String, Result<StagedTable>)> = Vec::new();
@@ -642,7 +645,7 @@ pub async fn run(plan: &Plan, opts: &RunOptions, observer: Arc<dyn Observer>) ->
             version: RECORD_VERSION,
             run_id: run_id.clone(),
             created_at: Utc::now(),
-            incomplete: incomplete_marts(plan, &streams),
+            incomplete: incomplete.clone(),
         };
         for (mart, missing) in &status.incomplete {
             tracing::warn!(mart = %mart, streams = %missing.join(", "), "Mart rebuilt without this run's rows of streams that failed; it is marked incomplete.");
@@ -736,7 +739,6 @@ pub async fn run(plan: &Plan, opts: &RunOptions, observer: Arc<dyn Observer>) ->
             incomplete: Vec::new(),
         });
     }
-    let incomplete = incomplete_marts(plan, &streams);
     for (si, id, result) in &mart_results {
         let node = &plan.sinks[*si];
         let is_committed = marts_committed.contains(id);

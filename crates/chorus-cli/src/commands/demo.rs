@@ -16,7 +16,7 @@ use chorus_runner::config::{PipelineText, relative_date};
 use chorus_runner::summary::Status;
 use chorus_runner::{RunOptions, run as run_plan};
 use chorus_sandbox::platforms::{freshdesk, ga4, meta, slack, x, zendesk};
-use chorus_sandbox::{Sandbox, SandboxConfig};
+use chorus_sandbox::{FaultSpec, Sandbox, SandboxConfig};
 use chrono::NaiveDate;
 
 use super::Context;
@@ -59,7 +59,14 @@ fn one_line(json: &str) -> String {
 }
 
 /// Runs the demo.
-pub async fn demo(ctx: &Context, out: &Path) -> u8 {
+pub async fn demo(ctx: &Context, out: &Path, faults: &str) -> u8 {
+    let faults = match FaultSpec::parse(faults) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: --faults {faults:?}: {e}");
+            return exit::USAGE;
+        }
+    };
     let out = match std::path::absolute(out) {
         Ok(p) => p,
         Err(e) => {
@@ -67,7 +74,12 @@ pub async fn demo(ctx: &Context, out: &Path) -> u8 {
             return exit::USAGE;
         }
     };
-    let sandbox = match Sandbox::start(SandboxConfig::default()).await {
+    let sandbox = match Sandbox::start(SandboxConfig {
+        faults,
+        ..SandboxConfig::default()
+    })
+    .await
+    {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: cannot start the sandbox: {e}");
