@@ -1,5 +1,6 @@
 //! Pipelines on object storage: the files demo into `s3://` (moto on loopback) read back with
-//! its mart, two concurrent runs of one pipeline of which exactly one commits, and a stream
+//! its mart, two concurrent runs of one pipeline of which exactly one commits (on S3 and on a
+//! local disk), and a stream
 //! that fails mid-upload leaving no multipart upload and no file behind.
 
 use std::io::{Read, Write};
@@ -199,13 +200,9 @@ fn start_slow_sandbox() -> (Child, u16) {
 
 const X_TOKEN: &str = "AAAAAAAAAAAAAAAAAAAAAChorusSandboxX%2Fbearer0token7Qw2";
 
-#[test]
-fn of_two_concurrent_runs_of_a_pipeline_exactly_one_commits_and_the_other_exits_75() {
-    let server = s3();
-    let bucket = server.bucket("race");
-    let (mut sandbox, port) = start_slow_sandbox();
-    let dir = tempfile::tempdir().unwrap();
-    let pipeline = dir.path().join("race.toml");
+/// The race pipeline: one slow request (the sandbox delays every answer), into `sink_path`.
+fn race_pipeline(dir: &Path, port: u16, sink_path: &str) -> std::path::PathBuf {
+    let pipeline = dir.join("race.toml");
     std::fs::write(
         &pipeline,
         format!(
@@ -222,11 +219,68 @@ streams = ["users"]
 [sinks.lake]
 type = "parquet"
 inputs = ["x.users"]
-path = "s3://{bucket}/lake"
+path = "{sink_path}"
 "#
         ),
     )
     .unwrap();
+    pipeline
+}
+
+/// Two runs of one pipeline at once, first started together and then with the second started
+/// while the first holds the lease: each time exactly one commits (exit 0) and the other exits
+/// 75 before it reads or writes anything, with a message that says to run again. `lease_keys`
+/// lists the lease objects of the pipeline.
+fn two_runs_at_once(spawn: &dyn Fn() -> Child, lease_keys: &dyn Fn() -> Vec<String>) {
+    let check = |outs: &[Output]| {
+        let mut codes: Vec<_> = outs.iter().map(|o| o.status.code()).collect();
+        codes.sort();
+        assert_eq!(
+            codes,
+            vec![Some(0), Some(75)],
+            "{}\n---\n{}",
+            stderr(&outs[0]),
+            stderr(&outs[1])
+        );
+        let loser = outs.iter().find(|o| o.status.code() == Some(75)).unwrap();
+        let message = stderr(loser);
+        assert!(
+            message.contains("another run of pipeline \"race\""),
+            "{message}"
+        );
+        assert!(message.contains("Run the pipeline again"), "{message}");
+    };
+    // Started together: they race for the lease itself.
+    let outs: Vec<Output> = [spawn(), spawn()]
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect();
+    check(&outs);
+    // The second starts while the first holds the lease, and ends while the first still runs.
+    let first = spawn();
+    let before = lease_keys();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while lease_keys() == before {
+        assert!(Instant::now() < deadline, "the first run took no lease");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut first = first;
+    let second = spawn().wait_with_output().unwrap();
+    assert!(
+        first.try_wait().unwrap().is_none(),
+        "the second run waited for the first"
+    );
+    let first = first.wait_with_output().unwrap();
+    check(&[first, second]);
+}
+
+#[test]
+fn of_two_concurrent_runs_of_a_pipeline_on_s3_exactly_one_commits_and_the_other_exits_75() {
+    let server = s3();
+    let bucket = server.bucket("race");
+    let (mut sandbox, port) = start_slow_sandbox();
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = race_pipeline(dir.path(), port, &format!("s3://{bucket}/lake"));
     let spawn = || {
         with_s3(chorus(dir.path()).arg("run").arg(&pipeline), server)
             .env("X_BEARER_TOKEN", X_TOKEN)
@@ -235,43 +289,91 @@ path = "s3://{bucket}/lake"
             .spawn()
             .unwrap()
     };
-    // Every sandbox answer takes 1.5 s, so both runs read the same state before either commits.
-    let (a, b) = (spawn(), spawn());
-    let outs: Vec<Output> = [a, b]
-        .into_iter()
-        .map(|c| c.wait_with_output().unwrap())
-        .collect();
+    let lease_keys = || {
+        server
+            .keys(&bucket)
+            .into_iter()
+            .filter(|k| k.starts_with("lake/_chorus/lease/"))
+            .collect::<Vec<_>>()
+    };
+    two_runs_at_once(&spawn, &lease_keys);
     let _ = sandbox.kill();
     let _ = sandbox.wait();
-    let mut codes: Vec<_> = outs.iter().map(|o| o.status.code()).collect();
-    codes.sort();
-    assert_eq!(
-        codes,
-        vec![Some(0), Some(75)],
-        "{}\n---\n{}",
-        stderr(&outs[0]),
-        stderr(&outs[1])
-    );
-    let loser = outs.iter().find(|o| o.status.code() == Some(75)).unwrap();
-    let message = stderr(loser);
-    assert!(
-        message.contains("another run of pipeline \"race\" committed first"),
-        "{message}"
-    );
-    assert!(message.contains("Run the pipeline again"), "{message}");
 
+    // Two commits, one per pair; nothing staged is left, and the table has its one row once.
     let keys = server.keys(&bucket);
     let records: Vec<_> = keys
         .iter()
         .filter(|k| k.starts_with("lake/_chorus/commits/") && k.ends_with(".json"))
         .collect();
-    assert_eq!(records, vec!["lake/_chorus/commits/0000000001.json"]);
+    assert_eq!(
+        records,
+        vec![
+            "lake/_chorus/commits/0000000001.json",
+            "lake/_chorus/commits/0000000002.json"
+        ]
+    );
+    assert!(
+        !keys.iter().any(|k| k.starts_with("lake/_chorus/staging/")),
+        "{keys:?}"
+    );
     assert_eq!(
         count(&s3_rows(server, &bucket, "lake/x__users")),
-        1,
+        2,
         "{keys:?}"
     );
     assert!(server.multipart_uploads(&bucket).is_empty());
+}
+
+#[test]
+fn of_two_concurrent_runs_of_a_pipeline_on_local_disk_exactly_one_commits_and_the_other_exits_75() {
+    let (mut sandbox, port) = start_slow_sandbox();
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = race_pipeline(dir.path(), port, "lake");
+    let spawn = || {
+        chorus(dir.path())
+            .arg("run")
+            .arg(&pipeline)
+            .env("X_BEARER_TOKEN", X_TOKEN)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let lease_dir = dir.path().join("lake/_chorus/lease");
+    let lease_keys = || {
+        let mut names: Vec<String> = std::fs::read_dir(&lease_dir)
+            .map(|d| {
+                d.filter_map(|e| Some(e.ok()?.file_name().to_string_lossy().into_owned()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+    };
+    two_runs_at_once(&spawn, &lease_keys);
+    let chorus_dir = dir.path().join("lake/_chorus");
+    let mut records: Vec<String> = std::fs::read_dir(chorus_dir.join("commits"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".json"))
+        .collect();
+    records.sort();
+    assert_eq!(records, vec!["0000000001.json", "0000000002.json"]);
+    let staged = std::fs::read_dir(chorus_dir.join("staging"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(staged, 0, "staging left behind");
+    // A later run is not held back: the lease was released.
+    let out = chorus(dir.path())
+        .arg("run")
+        .arg(&pipeline)
+        .env("X_BEARER_TOKEN", X_TOKEN)
+        .output()
+        .unwrap();
+    let _ = sandbox.kill();
+    let _ = sandbox.wait();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
 
 /// A CSV of `rows` rows of incompressible text whose last row breaks the `id` column.

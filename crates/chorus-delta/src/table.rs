@@ -8,6 +8,7 @@ use chorus_sink::store::Location;
 use deltalake::DeltaTable;
 use deltalake::kernel::StructType;
 use deltalake::kernel::engine::arrow_conversion::TryFromArrow;
+use deltalake::kernel::transaction::CommitProperties;
 use deltalake::logstore::{LogStore, LogStoreRef, StorageConfig, default_logstore};
 use deltalake::operations::create::CreateBuilder;
 use deltalake::protocol::SaveMode;
@@ -70,8 +71,8 @@ pub(crate) async fn open(location: &Location, name: &str) -> Result<Option<Delta
 }
 
 /// Opens table `name`, creating it with `schema` (partitioned by [`PARTITION_COLUMN`] when
-/// `partitioned`) when it does not exist. Several writers may race to create it: the losers
-/// open the winner's table.
+/// `partitioned`) when it does not exist. Several writers may race to create it: exactly one
+/// writes version 0, the losers open the winner's table and append to it.
 pub(crate) async fn open_or_create(
     location: &Location,
     name: &str,
@@ -85,7 +86,11 @@ pub(crate) async fn open_or_create(
         .with_log_store(log_store(location, name).await?)
         .with_table_name(name)
         .with_columns(schema.fields().cloned())
-        .with_save_mode(SaveMode::Ignore);
+        .with_save_mode(SaveMode::Ignore)
+        // Version 0 is a conditional create. Without this, a writer that loses the race to
+        // create the table retries its CREATE TABLE as version 1, which gives the table a
+        // second id; with it, the loser fails and opens the winner's table below.
+        .with_commit_properties(CommitProperties::default().with_max_retries(0));
     if partitioned {
         create = create.with_partition_columns([PARTITION_COLUMN]);
     }

@@ -21,12 +21,13 @@ use chorus_core::{
     BatchStream, Error, ErrorKind, ReadContext, Result, Shard, StagedTable, StreamEvent,
     StreamState, TableSpec, Window,
 };
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use futures::{FutureExt, StreamExt};
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 
 use crate::compile::{MartNode, Origin, Plan};
+use crate::lease::Lease;
 use crate::state::{CommitLog, CommitRecord, CommittedTable, Head, MartStatus, RECORD_VERSION};
 use crate::summary::{RunSummary, SUMMARY_VERSION, Status, StreamSummary, TableSummary};
 
@@ -336,13 +337,36 @@ pub async fn run(plan: &Plan, opts: &RunOptions, observer: Arc<dyn Observer>) ->
         }
     }
     let log = commit_log(plan).await?;
-    recover(plan, &log).await?;
+    let run_id = new_run_id(plan.shard);
+    // Before anything else: a second run of this lane must not touch the first one's staging.
+    let lease = log.lease(&plan.name, &run_id).await?;
+    let result = run_leased(
+        plan, opts, observer, sel, &log, &lease, run_id, started_at, clock,
+    )
+    .await;
+    lease.release().await;
+    result
+}
+
+/// [`run`], once the run holds the lane's lease.
+#[allow(clippy::too_many_arguments)]
+async fn run_leased(
+    plan: &Plan,
+    opts: &RunOptions,
+    observer: Arc<dyn Observer>,
+    sel: Selection,
+    log: &CommitLog,
+    lease: &Lease,
+    run_id: String,
+    started_at: DateTime<Utc>,
+    clock: Instant,
+) -> Result<RunReport> {
+    recover(plan, log).await?;
     let head = log.head().await?;
     let state_before = head
         .as_ref()
         .map(|h| h.record.state.clone())
         .unwrap_or_default();
-    let run_id = new_run_id(plan.shard);
     tracing::info!(pipeline = %plan.name, run_id = %run_id, streams = sel.streams.len(), "Run started.");
 
     // Wire the graph: consumers of every table.
@@ -562,7 +586,7 @@ pub async fn run(plan: &Plan, opts: &RunOptions, observer: Arc<dyn Observer>) ->
             tables: committed_tables,
             state: state_after.clone(),
         };
-        match commit_record(plan, &log, &record).await {
+        match commit_record(plan, log, lease, &record).await {
             Ok(()) => commit = Some(record.seq),
             Err(e) => run_error = Some(e),
         }
@@ -620,7 +644,7 @@ pub async fn run(plan: &Plan, opts: &RunOptions, observer: Arc<dyn Observer>) ->
                     }],
                     state: state_after.clone(),
                 };
-                match commit_record(plan, &log, &record).await {
+                match commit_record(plan, log, lease, &record).await {
                     Ok(()) => {
                         mart_commit = Some(seq);
                         marts_committed.insert(m.id.clone());
@@ -866,8 +890,14 @@ async fn run_mart(plan: &Plan, mart: &MartNode, run_id: &str) -> Result<StagedTa
         .map_err(|e| e.context(format!("mart \"{}\"", mart.id)))
 }
 
-async fn commit_record(plan: &Plan, log: &CommitLog, record: &CommitRecord) -> Result<()> {
+async fn commit_record(
+    plan: &Plan,
+    log: &CommitLog,
+    lease: &Lease,
+    record: &CommitRecord,
+) -> Result<()> {
     failpoint::hit("commit.before_record");
+    lease.check().await?;
     log.write(record).await?;
     failpoint::hit("commit.after_record");
     publish(plan, record).await?;

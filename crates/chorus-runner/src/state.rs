@@ -104,7 +104,9 @@ pub struct Head {
 pub struct CommitLog {
     store: Arc<dyn ObjectStore>,
     location: String,
-    /// `commits`, or `shards/<i>-of-<n>/commits` for a `--shard` worker.
+    /// The lane's folder: the root, or `shards/<i>-of-<n>` for a `--shard` worker.
+    lane: Path,
+    /// `commits` in the lane's folder.
     dir: Path,
 }
 
@@ -114,6 +116,7 @@ impl CommitLog {
         Self {
             store,
             location: location.into(),
+            lane: Path::from(""),
             dir: Path::from("commits"),
         }
     }
@@ -122,13 +125,27 @@ impl CommitLog {
     #[must_use]
     pub fn for_shard(mut self, shard: Shard) -> Self {
         if shard.is_split() {
-            self.dir = Path::from_iter([
+            self.lane = Path::from_iter([
                 "shards".to_owned(),
                 format!("{}-of-{}", shard.index(), shard.count()),
-                "commits".to_owned(),
             ]);
+            self.dir = self.lane.clone().join("commits");
         }
         self
+    }
+
+    /// Takes the lease of this log's lane for run `run_id` (see [`crate::lease`]): fails with
+    /// exit 75 while another run of the pipeline holds it.
+    pub async fn lease(&self, pipeline: &str, run_id: &str) -> Result<crate::lease::Lease> {
+        crate::lease::Lease::acquire(
+            Arc::clone(&self.store),
+            &self.lane,
+            &self.location,
+            pipeline,
+            run_id,
+            crate::lease::ttl_from_env(),
+        )
+        .await
     }
 
     fn record_path(&self, seq: u64) -> Path {

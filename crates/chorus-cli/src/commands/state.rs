@@ -45,32 +45,41 @@ pub async fn state(ctx: &Context, action: StateAction) -> u8 {
             println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
             return Ok::<_, chorus_core::Error>(());
         }
-        recover(&plan, &log).await?;
-        let head = log.head().await?;
-        let mut state = head
-            .as_ref()
-            .map(|h| h.record.state.clone())
-            .unwrap_or_default();
-        match stream {
-            Some(s) => {
-                state.remove(s);
+        let run_id = format!(
+            "reset-{}",
+            chorus_runner::run::new_run_id(chorus_core::Shard::ALL)
+        );
+        // A reset is a commit like a run's: never beside a running run.
+        let lease = log.lease(&plan.name, &run_id).await?;
+        let reset = async {
+            recover(&plan, &log).await?;
+            lease.check().await?;
+            let head = log.head().await?;
+            let mut state = head
+                .as_ref()
+                .map(|h| h.record.state.clone())
+                .unwrap_or_default();
+            match stream {
+                Some(s) => {
+                    state.remove(s);
+                }
+                None => state.clear(),
             }
-            None => state.clear(),
+            let record = CommitRecord {
+                version: RECORD_VERSION,
+                seq: head.as_ref().map_or(1, |h| h.record.seq + 1),
+                run_id,
+                pipeline: plan.name.clone(),
+                created_at: Utc::now(),
+                tables: Vec::new(),
+                state,
+            };
+            log.write(&record).await?;
+            log.mark_done(record.seq).await
         }
-        let record = CommitRecord {
-            version: RECORD_VERSION,
-            seq: head.as_ref().map_or(1, |h| h.record.seq + 1),
-            run_id: format!(
-                "reset-{}",
-                chorus_runner::run::new_run_id(chorus_core::Shard::ALL)
-            ),
-            pipeline: plan.name.clone(),
-            created_at: Utc::now(),
-            tables: Vec::new(),
-            state,
-        };
-        log.write(&record).await?;
-        log.mark_done(record.seq).await?;
+        .await;
+        lease.release().await;
+        reset?;
         println!(
             "reset the state of {} in pipeline \"{}\"",
             stream

@@ -290,4 +290,19 @@ async fn concurrent_writers_with_their_own_handles_all_commit() {
     let table = dir.path().join("lake/ads__daily");
     assert_eq!(rows_by_deltalake(&table).len(), 12);
     assert_eq!(rows_by_polars(&table).len(), 12);
+    // The four writers raced to create the table: exactly one CREATE TABLE (one table id) is
+    // in the log; the others appended to it.
+    let mut ids = Vec::new();
+    for entry in std::fs::read_dir(table.join("_delta_log")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "json") {
+            for line in std::fs::read_to_string(&path).unwrap().lines() {
+                let action: serde_json::Value = serde_json::from_str(line).unwrap();
+                if let Some(id) = action["metaData"]["id"].as_str() {
+                    ids.push(id.to_owned());
+                }
+            }
+        }
+    }
+    assert_eq!(ids.len(), 1, "one table id, not {ids:?}");
 }
