@@ -13,6 +13,7 @@ mod demo;
 mod disk;
 mod drift;
 mod engagement;
+mod faults;
 mod ga4;
 mod kpi;
 mod listening;

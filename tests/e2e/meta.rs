@@ -27,12 +27,12 @@ impl Drop for SandboxProcess {
 
 /// Starts `chorus sandbox` on a free port and waits until it answers.
 pub(crate) fn start_sandbox() -> SandboxProcess {
-    start_sandbox_with(chorus(&repo()))
+    start_sandbox_with(chorus(&repo()), &[])
 }
 
-/// Starts `cmd sandbox` (a `chorus` command, maybe run under faketime) on a free port and
+/// Starts `cmd sandbox ARGS` (a `chorus` command, maybe run under faketime) on a free port and
 /// waits until it answers.
-pub(crate) fn start_sandbox_with(mut cmd: std::process::Command) -> SandboxProcess {
+pub(crate) fn start_sandbox_with(mut cmd: std::process::Command, args: &[&str]) -> SandboxProcess {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -40,6 +40,7 @@ pub(crate) fn start_sandbox_with(mut cmd: std::process::Command) -> SandboxProce
         .port();
     let child = cmd
         .args(["sandbox", "--port", &port.to_string()])
+        .args(args)
         .stderr(Stdio::null())
         .stdout(Stdio::null())
         .spawn()

@@ -34,7 +34,7 @@ const TABLES: &[&str] = &[
 ];
 
 /// The credentials and URLs of every platform of the sandbox on `port`.
-fn sandbox_env(port: u16) -> Vec<(&'static str, String)> {
+pub(crate) fn sandbox_env(port: u16) -> Vec<(&'static str, String)> {
     let base = format!("http://127.0.0.1:{port}");
     vec![
         ("META_GRAPH_URL", format!("{base}/meta")),
@@ -53,7 +53,7 @@ fn sandbox_env(port: u16) -> Vec<(&'static str, String)> {
 }
 
 /// `GET` a sandbox control route; the JSON body.
-fn control(port: u16, method: &str, path: &str) -> serde_json::Value {
+pub(crate) fn control(port: u16, method: &str, path: &str) -> serde_json::Value {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     write!(
         s,

@@ -42,7 +42,7 @@ fn instants(table: &Path, column: &str) -> Vec<DateTime<Utc>> {
 #[test]
 fn a_window_of_dates_is_those_days_in_each_streams_calendar() {
     let dir = tempfile::tempdir().unwrap();
-    let sandbox = start_sandbox_with(chorus_at(&repo(), NOW));
+    let sandbox = start_sandbox_with(chorus_at(&repo(), NOW), &[]);
     let port = sandbox.port;
     let base = format!("http://127.0.0.1:{port}");
     let key: serde_json::Value = serde_json::from_str(&ga4::service_account_json(&base)).unwrap();
