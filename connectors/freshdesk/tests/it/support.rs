@@ -19,9 +19,19 @@ pub const SETTINGS: &str = "start_date = \"2026-08-01\"\npage_size = 40\n";
 
 /// Starts a sandbox with the given fault spec and scale.
 pub async fn sandbox_at(faults: &str, scale: u32) -> Sandbox {
+    sandbox_seeded_at(faults, 11, scale).await
+}
+
+/// Starts a sandbox of `seed` (its data and which of its answers are faulted) with the given
+/// fault spec.
+pub async fn sandbox_seeded(faults: &str, seed: u64) -> Sandbox {
+    sandbox_seeded_at(faults, seed, 1).await
+}
+
+async fn sandbox_seeded_at(faults: &str, seed: u64, scale: u32) -> Sandbox {
     Sandbox::start(SandboxConfig {
         faults: FaultSpec::parse(faults).unwrap(),
-        seed: 11,
+        seed,
         scale,
         ..SandboxConfig::default()
     })

@@ -3,44 +3,56 @@
 //! error body, timeouts, truncated bodies and resets, and not a row lost or repeated.
 
 use chorus_core::Source;
-use chorus_core::testing::{BatteryReport, Conditions, assert_fault_battery};
+use chorus_core::testing::{Conditions, assert_fault_battery};
 use chorus_sandbox::Sandbox;
 use chorus_sandbox::platforms::meta::TOKEN;
 
-use crate::support::sandbox;
+use crate::support::sandbox_seeded;
+
+/// Each seed serves other data and faults other requests.
+const SEEDS: [u64; 3] = [3, 11, 29];
+
+/// Requests per seed: over a thousand in all.
+const REQUESTS_PER_SEED: usize = 400;
 
 /// A fifth of the answers faulted (slow ones come on top and do not count).
 const BATTERY: &str = "429=0.02,throttle400=0.03,500=0.04,503=0.03,error200=0.03,timeout=0.01,truncate=0.03,reset=0.02,slow=0.02,slow_ms=50,timeout_ms=600";
 
-async fn battery<S: Source + 'static>(build: impl Fn(&Sandbox) -> S) -> BatteryReport {
-    let clean = sandbox("none").await;
-    let faulty = sandbox(BATTERY).await;
-    assert_fault_battery(
-        |c| match c {
-            Conditions::Clean => build(&clean).streams(),
-            Conditions::Faulty => build(&faulty).streams(),
-        },
-        || faulty.fault_tally(),
-        1000,
-        0.17,
-    )
-    .await
+async fn battery<S: Source + 'static>(name: &str, build: impl Fn(&Sandbox) -> S) {
+    for seed in SEEDS {
+        let clean = sandbox_seeded("none", seed).await;
+        let faulty = sandbox_seeded(BATTERY, seed).await;
+        let report = assert_fault_battery(
+            |c| match c {
+                Conditions::Clean => build(&clean).streams(),
+                Conditions::Faulty => build(&faulty).streams(),
+            },
+            || faulty.fault_tally(),
+            REQUESTS_PER_SEED,
+            0.17,
+        )
+        .await;
+        eprintln!("{name} fault battery, seed {seed}: {report:?}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn facebook_pages_loses_and_repeats_nothing_through_a_thousand_faulty_requests() {
-    let report = battery(|sb| crate::pages::source(sb, TOKEN, "page_size = 5")).await;
-    eprintln!("facebook_pages fault battery: {report:?}");
+    battery("facebook_pages", |sb| {
+        crate::pages::source(sb, TOKEN, "page_size = 5")
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn instagram_loses_and_repeats_nothing_through_a_thousand_faulty_requests() {
-    let report = battery(|sb| crate::instagram::source(sb, TOKEN, "page_size = 5")).await;
-    eprintln!("instagram fault battery: {report:?}");
+    battery("instagram", |sb| {
+        crate::instagram::source(sb, TOKEN, "page_size = 5")
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn facebook_ads_loses_and_repeats_nothing_through_a_thousand_faulty_requests() {
-    let report = battery(|sb| crate::ads::source(sb, "page_size = 5")).await;
-    eprintln!("facebook_ads fault battery: {report:?}");
+    battery("facebook_ads", |sb| crate::ads::source(sb, "page_size = 5")).await;
 }

@@ -16,9 +16,15 @@ pub const FAULTS: &str = "429=0.05,429reset=0.03,throttle400=0.03,500=0.03,503=0
 
 /// Starts a sandbox with the given fault spec.
 pub async fn sandbox(faults: &str) -> Sandbox {
+    sandbox_seeded(faults, 11).await
+}
+
+/// Starts a sandbox of `seed` (its data and which of its answers are faulted) with the given
+/// fault spec.
+pub async fn sandbox_seeded(faults: &str, seed: u64) -> Sandbox {
     Sandbox::start(SandboxConfig {
         faults: FaultSpec::parse(faults).unwrap(),
-        seed: 11,
+        seed,
         ..SandboxConfig::default()
     })
     .await

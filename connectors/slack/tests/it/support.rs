@@ -20,9 +20,15 @@ pub const FAST: &str = "history_requests_per_minute = 600000\nreplies_requests_p
 
 /// Starts a sandbox with the given fault spec.
 pub async fn sandbox(faults: &str) -> Sandbox {
+    sandbox_seeded(faults, 21).await
+}
+
+/// Starts a sandbox of `seed` (its data and which of its answers are faulted) with the given
+/// fault spec.
+pub async fn sandbox_seeded(faults: &str, seed: u64) -> Sandbox {
     Sandbox::start(SandboxConfig {
         faults: FaultSpec::parse(faults).unwrap(),
-        seed: 21,
+        seed,
         ..SandboxConfig::default()
     })
     .await

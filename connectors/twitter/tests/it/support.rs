@@ -20,9 +20,15 @@ searches = { acme = "acme OR #acme", globex = "@globex -is:retweet" }
 
 /// Starts a sandbox with the given fault spec.
 pub async fn sandbox(faults: &str) -> Sandbox {
+    sandbox_seeded(faults, 5).await
+}
+
+/// Starts a sandbox of `seed` (its data and which of its answers are faulted) with the given
+/// fault spec.
+pub async fn sandbox_seeded(faults: &str, seed: u64) -> Sandbox {
     Sandbox::start(SandboxConfig {
         faults: FaultSpec::parse(faults).unwrap(),
-        seed: 5,
+        seed,
         ..SandboxConfig::default()
     })
     .await

@@ -20,9 +20,15 @@ pub const SETTINGS: &str = "start_date = \"2026-08-01\"\npage_size = 70\n";
 
 /// Starts a sandbox with the given fault spec.
 pub async fn sandbox(faults: &str) -> Sandbox {
+    sandbox_seeded(faults, 9).await
+}
+
+/// Starts a sandbox of `seed` (its data and which of its answers are faulted) with the given
+/// fault spec.
+pub async fn sandbox_seeded(faults: &str, seed: u64) -> Sandbox {
     Sandbox::start(SandboxConfig {
         faults: FaultSpec::parse(faults).unwrap(),
-        seed: 9,
+        seed,
         ..SandboxConfig::default()
     })
     .await
