@@ -336,7 +336,7 @@ fn check_reports(reports: &[Report], config: &ConfigTable) -> Result<(), ConfigE
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     const TEST_PEM: &str =
@@ -352,7 +352,8 @@ mod tests {
         .to_string()
     }
 
-    fn settings(body: &str) -> Result<Settings, ConfigError> {
+    /// Settings of property 123 with a test key, plus `body`.
+    pub(crate) fn settings(body: &str) -> Result<Settings, ConfigError> {
         let key = key_json(TEST_PEM);
         let text = format!(
             "property_id = \"123\"\nstart_date = \"2026-01-01\"\ncredentials_json = '{key}'\n{body}"

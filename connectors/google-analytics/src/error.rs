@@ -29,18 +29,6 @@ pub enum ReportError {
         /// What was expected.
         expected: &'static str,
     },
-    /// A metric declared `int64` arrived with another type.
-    #[error(
-        "column \"{column}\" is declared int64, but GA4 now types metric {metric} as {got}; the metric catalogue of the google_analytics connector needs an update (please report it)"
-    )]
-    TypeChanged {
-        /// The column.
-        column: String,
-        /// The metric's API name.
-        metric: String,
-        /// The `metricHeaders[].type` received.
-        got: String,
-    },
     /// The columns could not be put together (a bug).
     #[error("cannot build the batch: {0}")]
     Batch(String),

@@ -473,21 +473,17 @@ pub fn to_batch(
             |r: &&crate::api::Row| r.metric_values[m].value.clone().filter(|v| !v.is_empty());
         if field.data_type() == &DataType::Int64 {
             if n > 0 && kind != "TYPE_INTEGER" {
-                return Err(ReportError::TypeChanged {
-                    column: field.name().clone(),
-                    metric: report.metrics[m].clone(),
-                    got: kind.to_owned(),
-                });
+                warn_retyped(&report.metrics[m], kind, field.name());
             }
             let values = keep
                 .iter()
                 .map(|r| {
                     text(r)
                         .map(|v| {
-                            v.parse::<i64>().map_err(|_| ReportError::BadValue {
+                            whole_number(&v).ok_or_else(|| ReportError::BadValue {
                                 column: field.name().clone(),
                                 value: v.clone(),
-                                expected: "an integer",
+                                expected: "a whole number (the column is int64)",
                             })
                         })
                         .transpose()
@@ -525,6 +521,40 @@ pub fn to_batch(
     Ok((batch, skipped))
 }
 
+/// An integer metric's value: `12`, or a whole number written as a float (`12.0`, `1.2e3`),
+/// which is how a metric arrives when GA4 types it `TYPE_FLOAT`; `None` when it is not whole.
+fn whole_number(text: &str) -> Option<i64> {
+    if let Ok(v) = text.parse::<i64>() {
+        return Some(v);
+    }
+    let v = text.parse::<f64>().ok()?;
+    // 2^63 is the first f64 past i64::MAX; every whole f64 below it converts exactly.
+    let whole = v.is_finite() && v.fract() == 0.0 && v.abs() < 2f64.powi(63);
+    whole.then_some(v as i64)
+}
+
+/// Warns, once per metric and type for the whole process, that GA4 typed an integer metric
+/// otherwise. The Data API's own examples disagree on the types of some metrics, so this is
+/// no reason to fail: whole values still fit the column, and the column keeps its type.
+fn warn_retyped(metric: &str, kind: &str, column: &str) {
+    static WARNED: std::sync::OnceLock<Mutex<std::collections::BTreeSet<String>>> =
+        std::sync::OnceLock::new();
+    let key = format!("{metric} {kind}");
+    let first = WARNED
+        .get_or_init(Default::default)
+        .lock()
+        .map(|mut w| w.insert(key))
+        .unwrap_or(true);
+    if first {
+        tracing::warn!(
+            metric,
+            column,
+            r#type = kind,
+            "GA4 typed an integer metric as another type; its whole values are kept in the int64 column, and a value that is not whole fails the stream."
+        );
+    }
+}
+
 /// A GA4 `date` value, `YYYYMMDD`.
 fn parse_date(text: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(text, "%Y%m%d").ok()
@@ -534,4 +564,94 @@ fn parse_date(text: &str) -> Option<NaiveDate> {
 fn date32(day: NaiveDate) -> i32 {
     let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
     i32::try_from((day - epoch).num_days()).unwrap_or(i32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use arrow::array::Int64Array;
+    use chrono::NaiveDate;
+
+    use super::{to_batch, whole_number};
+    use crate::api::RunReportResponse;
+    use crate::config::tests::settings;
+    use crate::error::ReportError;
+    use crate::streams::report_schema;
+
+    /// A `runReport` answer whose `sessions` header says `type`, with these values.
+    fn answer(kind: &str, values: &[&str]) -> RunReportResponse {
+        let rows: Vec<_> = values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                serde_json::json!({
+                    "dimensionValues": [{"value": format!("202611{:02}", i + 1)}],
+                    "metricValues": [{"value": v}],
+                })
+            })
+            .collect();
+        let body = serde_json::json!({
+            "dimensionHeaders": [{"name": "date"}],
+            "metricHeaders": [{"name": "sessions", "type": kind}],
+            "rows": rows,
+            "rowCount": values.len(),
+            "metadata": {"currencyCode": "USD", "timeZone": "America/Los_Angeles"},
+            "kind": "analyticsData#runReport",
+        });
+        RunReportResponse::parse(body.to_string().as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn an_integer_metric_typed_float_keeps_its_int64_column() {
+        let s = settings(
+            "[[reports]]\nname = \"daily\"\ndimensions = [\"date\"]\nmetrics = [\"sessions\"]\n",
+        )
+        .unwrap();
+        let report = &s.reports[0];
+        let schema = report_schema(report);
+        let today = NaiveDate::from_ymd_opt(2026, 12, 7).unwrap();
+        for kind in ["TYPE_INTEGER", "TYPE_FLOAT"] {
+            let (batch, _) = to_batch(
+                &schema,
+                report,
+                &s,
+                &answer(kind, &["12", "7.0", ""]),
+                today,
+            )
+            .unwrap();
+            assert_eq!(batch.schema(), schema, "{kind}");
+            let sessions = batch
+                .column_by_name("sessions")
+                .unwrap()
+                .as_any()
+                .downcast_ref::<Int64Array>()
+                .unwrap();
+            assert_eq!(
+                sessions.iter().collect::<Vec<_>>(),
+                vec![Some(12), Some(7), None],
+                "{kind}"
+            );
+        }
+        // A fraction cannot be an int64 without changing the column: the stream says so.
+        let err =
+            to_batch(&schema, report, &s, &answer("TYPE_FLOAT", &["7.5"]), today).unwrap_err();
+        assert!(matches!(err, ReportError::BadValue { .. }), "{err}");
+        assert!(err.to_string().contains("7.5"), "{err}");
+    }
+
+    #[test]
+    fn integer_metrics_take_whole_numbers_in_either_notation() {
+        assert_eq!(whole_number("12"), Some(12));
+        assert_eq!(whole_number("-3"), Some(-3));
+        assert_eq!(whole_number("12.0"), Some(12));
+        assert_eq!(whole_number("1.2e3"), Some(1200));
+        assert_eq!(
+            whole_number("9007199254740993"),
+            Some(9_007_199_254_740_993)
+        );
+        assert_eq!(whole_number("12.5"), None);
+        assert_eq!(whole_number("NaN"), None);
+        assert_eq!(whole_number("inf"), None);
+        assert_eq!(whole_number("1e300"), None);
+        assert_eq!(whole_number(""), None);
+    }
 }
