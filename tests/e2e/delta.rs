@@ -13,7 +13,7 @@ use crate::util::{chorus, copy_demo, output, stderr, stdout};
 /// flushes and leaves without running those destructors, so an abort can't fail a good read.
 const EXIT_NOW: &str = "\nimport os as _os, sys as _sys\n_sys.stdout.flush()\n_os._exit(0)\n";
 
-fn python(args: &[&str], script: &str) -> String {
+pub(crate) fn python(args: &[&str], script: &str) -> String {
     let out = std::process::Command::new("python3")
         .arg("-c")
         .arg(format!("{script}{EXIT_NOW}"))

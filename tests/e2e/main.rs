@@ -7,6 +7,7 @@
 
 mod anyday;
 mod brand_awareness;
+mod contract;
 mod crash;
 mod delta;
 mod demo;

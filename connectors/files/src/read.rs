@@ -43,14 +43,19 @@ pub fn read_file(
                     })
                     .collect::<Vec<_>>(),
             ));
-            let reader = arrow::csv::ReaderBuilder::new(file_schema)
+            let reader = arrow::csv::ReaderBuilder::new(Arc::clone(&file_schema))
                 .with_header(true)
                 .with_delimiter(delimiter_byte(cfg.delimiter)?)
                 .with_batch_size(BATCH_ROWS)
                 .build(BufReader::new(file))
                 .map_err(|e| format!("cannot read {shown}: {e}"))?;
             for batch in reader {
-                let batch = batch.map_err(|e| format!("bad row in {shown}: {e}"))?;
+                let batch = batch.map_err(|e| {
+                    format!(
+                        "bad row in {shown}: {}",
+                        csv_error(&e.to_string(), &file_schema)
+                    )
+                })?;
                 if !emit(conform(&batch, schema).map_err(|e| format!("{shown}: {e}"))?)? {
                     break;
                 }
@@ -84,6 +89,26 @@ pub fn read_file(
     Ok(())
 }
 
+/// Arrow's CSV error with the file's own line (Arrow counts data rows from 1, under a header
+/// that is line 1) and the column's name (Arrow counts columns from 0).
+fn csv_error(message: &str, file_schema: &Schema) -> String {
+    let number_after = |text: &str, key: &str| -> Option<(usize, usize, usize)> {
+        let start = text.find(key)? + key.len();
+        let len = text[start..].bytes().take_while(u8::is_ascii_digit).count();
+        Some((start, start + len, text[start..start + len].parse().ok()?))
+    };
+    let mut out = message.to_owned();
+    if let Some((from, to, row)) = number_after(&out, " at line ") {
+        out.replace_range(from..to, &(row + 1).to_string());
+    }
+    if let Some((from, to, col)) = number_after(&out, "Error parsing column ")
+        && let Some(field) = file_schema.fields().get(col)
+    {
+        out.replace_range(from..to, &format!("{col} (\"{}\")", field.name()));
+    }
+    out
+}
+
 /// Reorders, casts and fills columns so that `batch` matches `schema` (by column name).
 pub fn conform(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch, String> {
     let columns = schema
@@ -104,4 +129,27 @@ pub fn conform(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch, S
         })
         .collect::<Result<Vec<_>, _>>()?;
     RecordBatch::try_new(Arc::clone(schema), columns).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use arrow::datatypes::{DataType, Field, Schema};
+
+    use super::csv_error;
+
+    #[test]
+    fn csv_errors_give_the_files_line_and_the_columns_name() {
+        let schema = Schema::new(vec![
+            Field::new("id", DataType::Utf8, true),
+            Field::new("updated_at", DataType::Utf8, true),
+        ]);
+        assert_eq!(
+            csv_error(
+                "Parser error: Error parsing column 1 at line 2: Parser error: Error parsing timestamp from 'x'",
+                &schema
+            ),
+            "Parser error: Error parsing column 1 (\"updated_at\") at line 3: Parser error: Error parsing timestamp from 'x'"
+        );
+        assert_eq!(csv_error("other", &schema), "other");
+    }
 }

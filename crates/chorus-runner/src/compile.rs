@@ -105,6 +105,8 @@ pub struct Plan {
     pub state_location: Location,
     /// How many streams read at once.
     pub concurrency: usize,
+    /// What a value that does not fit its column's recorded type becomes.
+    pub on_bad_value: crate::contract::BadValuePolicy,
     /// Sources in file order.
     pub sources: Vec<SourceNode>,
     /// Transforms in dependency order.
@@ -398,6 +400,7 @@ pub fn compile_shard(
         text,
         state_location,
         concurrency: raw.concurrency.unwrap_or(DEFAULT_CONCURRENCY),
+        on_bad_value: raw.on_bad_value.unwrap_or_default(),
         sources,
         transforms,
         sinks,

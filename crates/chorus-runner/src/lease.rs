@@ -228,6 +228,8 @@ impl Lease {
                     let now = Utc::now();
                     match holder.lapsed(now, &here) {
                         None => return Err(busy(&holder, location)),
+                        // A released lease is the normal case; only a lapsed one is news.
+                        Some("released") => {}
                         Some(why) => tracing::info!(
                             run_id = %holder.run_id,
                             generation,

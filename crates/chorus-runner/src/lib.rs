@@ -3,6 +3,7 @@
 //! What lives here: reading pipeline files ([`config`]), validating them into a [`Plan`] with
 //! every problem reported at once ([`compile`], [`diagnostic`]), running a plan
 //! ([`run`]), the commit log that holds state and makes commits exactly-once ([`state`]), the
+//! column contracts that keep a table's types from drifting ([`contract`]), the
 //! lease that keeps two runs of a pipeline apart ([`lease`]), and the run summary
 //! ([`summary`]). What does not: the components themselves (connectors, transforms, sinks live
 //! in their own crates and reach the runner through a [`chorus_core::Registry`]) and the
@@ -10,6 +11,7 @@
 
 pub mod compile;
 pub mod config;
+pub mod contract;
 pub mod diagnostic;
 pub mod lease;
 pub mod run;

@@ -14,9 +14,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use arrow::array::{ArrayRef, StringArray, TimestampMicrosecondArray};
-use arrow::datatypes::SchemaRef;
+use arrow::datatypes::{Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use chorus_core::failpoint;
+use chorus_core::schema::metadata_fields;
 use chorus_core::{
     BatchStream, Error, ErrorKind, ReadContext, Result, Shard, StagedTable, StreamEvent,
     StreamState, TableSpec, Window,
@@ -27,6 +28,7 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 
 use crate::compile::{MartNode, Origin, Plan};
+use crate::contract::{self, BadValuePolicy, Effective};
 use crate::lease::Lease;
 use crate::state::{CommitLog, CommitRecord, CommittedTable, Head, MartStatus, RECORD_VERSION};
 use crate::summary::{RunSummary, SUMMARY_VERSION, Status, StreamSummary, TableSummary};
@@ -233,6 +235,67 @@ async fn broadcast(senders: &mut Vec<Sender>, item: Result<RecordBatch>) {
     }
 }
 
+/// Casts the columns of `batch` whose table was committed with another type to that type
+/// (see [`contract`]); returns the batch and how many values became NULL under
+/// [`BadValuePolicy::Null`]. Under [`BadValuePolicy::Fail`] a value that does not fit fails
+/// the stream (exit 65).
+fn to_contract(
+    batch: RecordBatch,
+    id: &str,
+    shape: &Effective,
+    policy: BadValuePolicy,
+) -> Result<(RecordBatch, u64)> {
+    if shape.cast.is_empty() {
+        return Ok((batch, 0));
+    }
+    let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
+    let mut bad_total = 0;
+    for &i in &shape.cast {
+        let (Some(col), Some(field)) = (columns.get(i), shape.schema.fields().get(i)) else {
+            continue;
+        };
+        if col.data_type() == field.data_type() {
+            continue;
+        }
+        let (cast, bad, examples) = contract::cast_column(col, field.data_type())
+            .map_err(|e| e.context(format!("column \"{}\" of stream \"{id}\"", field.name())))?;
+        if bad > 0 {
+            let what = format!(
+                "column \"{}\" of stream \"{id}\" holds {bad} value(s) that are not {} ({}), the type its table was committed with",
+                field.name(),
+                chorus_core::schema::type_name(field.data_type()),
+                examples
+                    .iter()
+                    .map(|v| format!("{v:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            match policy {
+                BadValuePolicy::Fail => {
+                    return Err(Error::contract(format!(
+                        "{what}; nothing of this stream is committed. Fix the source, or set on_bad_value = \"null\" in [pipeline] to write NULL instead"
+                    )));
+                }
+                BadValuePolicy::Null => {
+                    tracing::warn!("{what}: written as NULL (on_bad_value = \"null\").");
+                    bad_total += bad;
+                }
+            }
+        }
+        columns[i] = cast;
+    }
+    let fields: Vec<_> = batch
+        .schema()
+        .fields()
+        .iter()
+        .zip(&columns)
+        .map(|(f, c)| Field::new(f.name(), c.data_type().clone(), true))
+        .collect();
+    let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
+        .map_err(|e| Error::internal(format!("stream \"{id}\": cannot rebuild a batch: {e}")))?;
+    Ok((batch, bad_total))
+}
+
 /// Checks a batch against the declared schema and appends the metadata columns.
 fn stamp(
     batch: RecordBatch,
@@ -281,6 +344,8 @@ fn stamp(
 struct StreamOutcome {
     id: String,
     rows: u64,
+    /// Values that did not fit their column's recorded type and became NULL.
+    bad_values: u64,
     batches: u64,
     duration_ms: u64,
     checkpoint: Option<StreamState>,
@@ -367,6 +432,29 @@ async fn run_leased(
         .as_ref()
         .map(|h| h.record.state.clone())
         .unwrap_or_default();
+    let contracts_before = head
+        .as_ref()
+        .map(|h| h.record.contracts.clone())
+        .unwrap_or_default();
+    // Each stream is written with the column types its table was committed with.
+    let effective: BTreeMap<String, Effective> = sel
+        .streams
+        .iter()
+        .filter_map(|id| {
+            let declared = &plan.tables.get(id)?.schema;
+            let e = contract::effective(declared, contracts_before.get(id).map(Vec::as_slice));
+            for &i in &e.cast {
+                tracing::warn!(
+                    stream = %id,
+                    column = %declared.field(i).name(),
+                    declared = %chorus_core::schema::type_name(declared.field(i).data_type()),
+                    table = %chorus_core::schema::type_name(e.schema.field(i).data_type()),
+                    "The stream now declares another type for a column; it is read as the type its table was committed with, so the table's files keep one type."
+                );
+            }
+            Some((id.clone(), e))
+        })
+        .collect();
     tracing::info!(pipeline = %plan.name, run_id = %run_id, streams = sel.streams.len(), "Run started.");
 
     // Wire the graph: consumers of every table.
@@ -379,7 +467,9 @@ async fn run_leased(
         let info = &plan.tables[input];
         let spec = TableSpec {
             input: input.clone(),
-            schema: Arc::clone(&info.schema),
+            schema: effective
+                .get(input)
+                .map_or_else(|| Arc::clone(&info.schema), |e| Arc::clone(&e.schema)),
             primary_key: info.primary_key.clone(),
             cursor_field: info.cursor_field.clone(),
             replace: false,
@@ -462,7 +552,11 @@ async fn run_leased(
                 run_id: run_id.clone(),
             };
             let stream = Arc::clone(stream);
-            let schema = Arc::clone(&plan.tables[&id].schema);
+            let shape = effective.get(&id).cloned().unwrap_or_else(|| Effective {
+                schema: Arc::clone(&plan.tables[&id].schema),
+                cast: Vec::new(),
+            });
+            let policy = plan.on_bad_value;
             let (limit, observer, source_id, run_id) = (
                 Arc::clone(&limit),
                 Arc::clone(&observer),
@@ -477,7 +571,8 @@ async fn run_leased(
                     id.clone(),
                     events,
                     senders,
-                    schema,
+                    shape,
+                    policy,
                     source_id,
                     run_id,
                     observer.as_ref(),
@@ -488,6 +583,7 @@ async fn run_leased(
                     .unwrap_or_else(|p| StreamOutcome {
                         id: id.clone(),
                         rows: 0,
+                        bad_values: 0,
                         batches: 0,
                         duration_ms: 0,
                         checkpoint: None,
@@ -562,6 +658,20 @@ async fn run_leased(
             state_after.insert(id.clone(), new);
         }
     }
+    // The contract of every stream that wrote rows now holds the types they were written with.
+    let mut contracts_after = contracts_before.clone();
+    for id in &advancing {
+        if let (Some(e), Some(o)) = (effective.get(id), streams.get(id))
+            && o.rows > 0
+        {
+            let recorded = contract::record(
+                &e.schema,
+                metadata_fields().len(),
+                contracts_before.get(id).map(Vec::as_slice),
+            );
+            contracts_after.insert(id.clone(), recorded);
+        }
+    }
     let committed_tables: Vec<CommittedTable> = committed
         .iter()
         .filter_map(|k| match tables.get(k) {
@@ -585,6 +695,7 @@ async fn run_leased(
             created_at: Utc::now(),
             tables: committed_tables,
             state: state_after.clone(),
+            contracts: contracts_after.clone(),
         };
         match commit_record(plan, log, lease, &record).await {
             Ok(()) => commit = Some(record.seq),
@@ -643,6 +754,7 @@ async fn run_leased(
                         staged: staged.clone(),
                     }],
                     state: state_after.clone(),
+                    contracts: contracts_after.clone(),
                 };
                 match commit_record(plan, log, lease, &record).await {
                     Ok(()) => {
@@ -711,6 +823,7 @@ async fn run_leased(
                 id: id.clone(),
                 status,
                 rows: o.rows,
+                bad_values: o.bad_values,
                 batches: o.batches,
                 pages: 0,
                 retries: 0,
@@ -948,11 +1061,13 @@ pub fn upstream_streams(plan: &Plan, input: &str) -> BTreeSet<String> {
     out
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn read_stream(
     id: String,
     mut events: chorus_core::EventStream,
     mut senders: Vec<Sender>,
-    schema: SchemaRef,
+    shape: Effective,
+    policy: BadValuePolicy,
     source_id: String,
     run_id: String,
     observer: &dyn Observer,
@@ -961,6 +1076,7 @@ async fn read_stream(
     let mut outcome = StreamOutcome {
         id: id.clone(),
         rows: 0,
+        bad_values: 0,
         batches: 0,
         duration_ms: 0,
         checkpoint: None,
@@ -968,7 +1084,11 @@ async fn read_stream(
     };
     while let Some(event) = events.next().await {
         let result = event.and_then(|e| match e {
-            StreamEvent::Batch(b) => stamp(b, &id, &schema, &source_id, &run_id).map(Some),
+            StreamEvent::Batch(b) => {
+                let (b, bad) = to_contract(b, &id, &shape, policy)?;
+                outcome.bad_values += bad;
+                stamp(b, &id, &shape.schema, &source_id, &run_id).map(Some)
+            }
             StreamEvent::Checkpoint(state) => {
                 outcome.checkpoint = Some(state);
                 Ok(None)

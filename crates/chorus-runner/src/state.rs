@@ -53,6 +53,9 @@ pub struct CommitRecord {
     pub tables: Vec<CommittedTable>,
     /// The state of every stream after the commit.
     pub state: BTreeMap<String, StreamState>,
+    /// The column types of every stream committed so far (see [`crate::contract`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub contracts: crate::contract::Contracts,
 }
 
 /// The file, beside `commits/`, that says which marts the last mart rebuild left incomplete.
@@ -313,6 +316,7 @@ mod tests {
 
     fn record(seq: u64) -> CommitRecord {
         CommitRecord {
+            contracts: BTreeMap::new(),
             version: RECORD_VERSION,
             seq,
             run_id: format!("r{seq}"),

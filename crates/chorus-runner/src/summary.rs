@@ -30,6 +30,9 @@ pub struct StreamSummary {
     pub status: Status,
     /// Rows read.
     pub rows: u64,
+    /// Values that did not fit their column's recorded type and were written as NULL
+    /// (`on_bad_value = "null"`).
+    pub bad_values: u64,
     /// Batches read.
     pub batches: u64,
     /// Pages fetched (HTTP connectors).

@@ -73,6 +73,8 @@ pub async fn state(ctx: &Context, action: StateAction) -> u8 {
                 created_at: Utc::now(),
                 tables: Vec::new(),
                 state,
+                // A reset forgets where streams were, not what their tables hold.
+                contracts: head.map(|h| h.record.contracts).unwrap_or_default(),
             };
             log.write(&record).await?;
             log.mark_done(record.seq).await

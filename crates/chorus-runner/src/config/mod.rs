@@ -121,6 +121,8 @@ pub struct RawPipeline {
     pub state: Option<SpannedStr>,
     /// `concurrency`: how many streams read at once.
     pub concurrency: Option<usize>,
+    /// `on_bad_value`: what a value that does not fit its column's recorded type becomes.
+    pub on_bad_value: Option<crate::contract::BadValuePolicy>,
     /// Sources in file order.
     pub sources: Vec<RawComponent>,
     /// Transforms in file order.
@@ -135,7 +137,7 @@ pub struct RawPipeline {
 }
 
 const TOP_KEYS: &[&str] = &["pipeline", "sources", "transforms", "sinks", "marts"];
-const PIPELINE_KEYS: &[&str] = &["name", "state", "concurrency"];
+const PIPELINE_KEYS: &[&str] = &["name", "state", "concurrency", "on_bad_value"];
 
 /// Reads the runner's keys out of a pipeline file, collecting every problem.
 pub fn parse(
@@ -267,6 +269,20 @@ fn parse_pipeline_table(
                     value.span(),
                 )),
             },
+            "on_bad_value" => {
+                if let Some(v) = expect_string(&value, "`on_bad_value`", diags) {
+                    match crate::contract::BadValuePolicy::parse(v.get_ref()) {
+                        Some(p) => out.on_bad_value = Some(p),
+                        None => diags.push(
+                            Diagnostic::new(
+                                format!("`on_bad_value` cannot be \"{}\"", v.get_ref()),
+                                v.span(),
+                            )
+                            .help("write \"fail\" (the default: the stream fails, exit 65) or \"null\" (the value becomes NULL and is counted)"),
+                        ),
+                    }
+                }
+            }
             other => {
                 let mut d =
                     Diagnostic::new(format!("unknown key `{other}` in [pipeline]"), key.span());
