@@ -299,7 +299,13 @@ impl Sink for DeltaSink {
         let current = snapshot.schema();
         let mut new_schema = None;
         if !table::same_columns(current.as_ref(), &schema) {
-            if table.replace {
+            if let Some(grown) = table::with_new_columns(current.as_ref(), &schema) {
+                // The stream gained columns: the table gains them too, nullable, in the same
+                // commit as the rows (Delta's schema evolution); older files read them as NULL.
+                new_schema = Some(serde_json::to_string(&grown).map_err(|e| {
+                    Error::internal(format!("cannot encode the schema of {name}: {e}"))
+                })?);
+            } else if table.replace {
                 new_schema = Some(serde_json::to_string(&schema).map_err(|e| {
                     Error::internal(format!("cannot encode the schema of {name}: {e}"))
                 })?);

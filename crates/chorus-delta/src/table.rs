@@ -117,6 +117,32 @@ pub(crate) fn delta_schema(schema: &Schema, partitioned: bool) -> Result<StructT
     })
 }
 
+/// The table's columns followed by the columns only `incoming` has, when `incoming` keeps every
+/// column of `current` with its type (a table that only gains columns); `None` otherwise.
+pub(crate) fn with_new_columns(current: &StructType, incoming: &StructType) -> Option<StructType> {
+    let kept = current.fields().all(|f| {
+        incoming
+            .field(f.name())
+            .is_some_and(|g| format!("{:?}", g.data_type()) == format!("{:?}", f.data_type()))
+    });
+    if !kept {
+        return None;
+    }
+    let added: Vec<_> = incoming
+        .fields()
+        .filter(|g| current.field(g.name()).is_none())
+        .map(|g| {
+            let mut g = g.clone();
+            g.nullable = true;
+            g
+        })
+        .collect();
+    if added.is_empty() {
+        return None;
+    }
+    StructType::try_new(current.fields().cloned().chain(added)).ok()
+}
+
 /// Whether two Delta schemas have the same column names and types, in order.
 pub(crate) fn same_columns(a: &StructType, b: &StructType) -> bool {
     let cols = |s: &StructType| -> Vec<(String, String)> {

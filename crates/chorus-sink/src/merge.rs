@@ -22,6 +22,36 @@ use object_store::path::Path;
 use parquet::file::properties::WriterProperties;
 
 use crate::reader::read_file;
+
+/// A batch of a published file in the columns of `schema`, matched by name: a file written
+/// before the table gained a column gets that column as NULLs (and the key and cursor indexes,
+/// which are positions in `schema`, point at the right columns).
+fn by_name(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
+    if batch.schema().fields() == schema.fields() {
+        return Ok(batch.clone());
+    }
+    let columns = schema
+        .fields()
+        .iter()
+        .map(|f| match batch.column_by_name(f.name()) {
+            Some(c) if c.data_type() == f.data_type() => Ok(Arc::clone(c)),
+            Some(c) => arrow::compute::cast(c, f.data_type()).map_err(|e| {
+                chorus_core::Error::contract(format!(
+                    "column \"{}\" of a published file cannot be read as {}: {e}",
+                    f.name(),
+                    chorus_core::schema::type_name(f.data_type())
+                ))
+            }),
+            None => Ok(arrow::array::new_null_array(
+                f.data_type(),
+                batch.num_rows(),
+            )),
+        })
+        .collect::<Result<Vec<_>>>()?;
+    RecordBatch::try_new(Arc::clone(schema), columns).map_err(|e| {
+        chorus_core::Error::internal(format!("cannot line up a published file's columns: {e}"))
+    })
+}
 use crate::writer::{StagedFile, TableWriter};
 
 /// What a merge stages and removes.
@@ -167,7 +197,7 @@ pub async fn plan(
         let mut drops = false;
         let mut stream = Box::pin(read_file(store, path).await?);
         while let Some(batch) = stream.next().await {
-            let batch = batch?;
+            let batch = by_name(&batch?, schema)?;
             let keys = conv.keys(&batch, cols)?;
             let cursors = conv.cursors(&batch, cols)?;
             for row in 0..batch.num_rows() {
@@ -233,7 +263,7 @@ pub async fn plan(
     for path in to_rewrite {
         let mut stream = Box::pin(read_file(store, &path).await?);
         while let Some(batch) = stream.next().await {
-            let batch = batch?;
+            let batch = by_name(&batch?, schema)?;
             let keys = conv.keys(&batch, cols)?;
             let keep: BooleanArray = (0..batch.num_rows())
                 .map(|row| {

@@ -306,3 +306,55 @@ async fn concurrent_writers_with_their_own_handles_all_commit() {
     }
     assert_eq!(ids.len(), 1, "one table id, not {ids:?}");
 }
+
+#[tokio::test]
+async fn a_table_gains_a_new_column_in_append_and_merge_modes() {
+    for mode in ["append", "merge"] {
+        let dir = tempfile::tempdir().unwrap();
+        let s = sink(dir.path(), &format!("mode = \"{mode}\""));
+        commit(s.as_ref(), "r1", &[(0, "x", 1.0), (1, "y", 2.0)]).await;
+        // The stream gained `clicks`, placed first so that every other column moves.
+        let grown: SchemaRef = Arc::new(Schema::new(vec![
+            Field::new("clicks", DataType::Int64, true),
+            Field::new("day", DataType::Date32, true),
+            Field::new("campaign", DataType::Utf8, false),
+            Field::new("spend", DataType::Float64, true),
+        ]));
+        let b = RecordBatch::try_new(
+            Arc::clone(&grown),
+            vec![
+                Arc::new(arrow::array::Int64Array::from(vec![7, 8])),
+                Arc::new(Date32Array::from(vec![19_723 + 1, 19_723 + 2])),
+                Arc::new(StringArray::from(vec!["y", "z"])),
+                Arc::new(Float64Array::from(vec![2.5, 3.0])),
+            ],
+        )
+        .unwrap();
+        let table_spec = TableSpec {
+            schema: grown,
+            ..spec()
+        };
+        let staged = s.write(&table_spec, "r2", stream(b)).await.unwrap();
+        s.publish("r2", std::slice::from_ref(&staged))
+            .await
+            .unwrap();
+        let table = dir.path().join("lake/ads__daily");
+        let rows = python(
+            &table,
+            r#"
+import sys
+from deltalake import DeltaTable
+t = DeltaTable(sys.argv[1]).to_pyarrow_table().to_pylist()
+for r in sorted(t, key=lambda r: (str(r["day"]), r["campaign"], r["spend"])):
+    print(f'{r["day"]}|{r["campaign"]}|{r["spend"]}|{r["clicks"]}')
+"#,
+        );
+        let want = if mode == "merge" {
+            // (day 1, y) is a key of both runs: the new row replaces the old one.
+            "2024-01-01|x|1.0|None\n2024-01-02|y|2.5|7\n2024-01-03|z|3.0|8"
+        } else {
+            "2024-01-01|x|1.0|None\n2024-01-02|y|2.0|None\n2024-01-02|y|2.5|7\n2024-01-03|z|3.0|8"
+        };
+        assert_eq!(rows, want, "{mode}");
+    }
+}
