@@ -122,8 +122,8 @@ pub fn record(
     out
 }
 
-/// Casts column `col` of stream `stream` to `to`; values that cannot be cast become NULL. Returns
-/// the cast column and the bad values (the first few, as text) and their count.
+/// Casts `col` to `to`; values that cannot be cast become NULL. Returns the cast column, how
+/// many values were bad (not NULL before, NULL after) and the first few of them as text.
 pub fn cast_column(col: &ArrayRef, to: &DataType) -> Result<(ArrayRef, u64, Vec<String>)> {
     let options = CastOptions {
         safe: true,
