@@ -37,9 +37,24 @@ print(d[0], d[1], p.height, p.schema["created_at"], a.num_rows, a.schema.field("
 }
 
 #[test]
-fn a_bad_value_in_a_later_file_never_changes_a_columns_type() {
+fn a_bad_value_in_a_later_file_never_changes_a_columns_type_in_merge_mode() {
+    bad_value_in_a_later_file("merge");
+}
+
+#[test]
+fn a_bad_value_in_a_later_file_never_changes_a_columns_type_in_append_mode() {
+    bad_value_in_a_later_file("append");
+}
+
+/// The files demo with its sink in `mode`: a bad value in a later export.
+fn bad_value_in_a_later_file(mode: &str) {
     let dir = tempfile::tempdir().unwrap();
     let pipeline = copy_demo(dir.path());
+    let text = std::fs::read_to_string(&pipeline)
+        .unwrap()
+        .replace("mode = \"merge\"", &format!("mode = \"{mode}\""));
+    assert!(text.contains(&format!("mode = \"{mode}\"")));
+    std::fs::write(&pipeline, text).unwrap();
     let first = run(dir.path(), &pipeline);
     assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
     let table = dir.path().join("out/crm__contacts");
