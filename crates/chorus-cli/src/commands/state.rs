@@ -32,8 +32,13 @@ pub async fn state(ctx: &Context, action: StateAction) -> u8 {
                 .as_ref()
                 .map(|h| h.record.state.clone())
                 .unwrap_or_default();
+            let mut contracts = head
+                .as_ref()
+                .map(|h| h.record.contracts.clone())
+                .unwrap_or_default();
             if let Some(s) = stream {
                 state.retain(|k, _| k == s);
+                contracts.retain(|k, _| k == s);
             }
             let out = serde_json::json!({
                 "pipeline": plan.name,
@@ -41,6 +46,7 @@ pub async fn state(ctx: &Context, action: StateAction) -> u8 {
                 "commit": head.as_ref().map(|h| h.record.seq),
                 "pending": head.as_ref().is_some_and(|h| !h.done),
                 "streams": state,
+                "contracts": contracts,
             });
             println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
             return Ok::<_, chorus_core::Error>(());
