@@ -137,3 +137,45 @@ fn a_bad_value_in_a_declared_cursor_is_bad_data_with_the_files_own_line() {
         "{message}"
     );
 }
+
+#[test]
+fn a_new_column_reaches_every_file_of_the_table_in_merge_and_append_modes() {
+    for mode in ["merge", "append"] {
+        let dir = tempfile::tempdir().unwrap();
+        let pipeline = copy_demo(dir.path());
+        let text = std::fs::read_to_string(&pipeline)
+            .unwrap()
+            .replace("mode = \"merge\"", &format!("mode = \"{mode}\""));
+        std::fs::write(&pipeline, text).unwrap();
+        let first = run(dir.path(), &pipeline);
+        assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+        let table = dir.path().join("out/crm__contacts");
+        let before = read_everywhere(&table);
+        let rows: usize = before.split(' ').next().unwrap().parse().unwrap();
+        // The next export has a column the table does not.
+        std::fs::write(
+            dir.path().join("data/crm/contacts_2024_03.csv"),
+            "id,email,company,lifecycle_stage,source_channel,created_at,updated_at,score\n00201,zed@example.com,Initech,lead,x,2024-03-04T00:00:00Z,2030-01-01T00:00:00Z,7\n",
+        )
+        .unwrap();
+        let second = run(dir.path(), &pipeline);
+        assert_eq!(second.status.code(), Some(0), "{mode}: {}", stderr(&second));
+        let seen = python(
+            &[&table.to_string_lossy()],
+            r#"
+import sys, duckdb, polars as pl, pyarrow.dataset as ds
+t = sys.argv[1]
+d = duckdb.sql(f"SELECT count(*), count(score), sum(score) FROM read_parquet('{t}/**/*.parquet')").fetchall()[0]
+p = pl.read_parquet(f"{t}/**/*.parquet")
+a = ds.dataset(t).to_table()
+print(d[0], d[1], d[2], p.height, p["score"].count(), a.num_rows, a.column("score").null_count)
+"#,
+        );
+        let want = rows + 1;
+        assert_eq!(
+            seen,
+            format!("{want} 1 7 {want} 1 {want} {}", want - 1),
+            "{mode}"
+        );
+    }
+}

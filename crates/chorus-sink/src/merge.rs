@@ -26,7 +26,7 @@ use crate::reader::read_file;
 /// A batch of a published file in the columns of `schema`, matched by name: a file written
 /// before the table gained a column gets that column as NULLs (and the key and cursor indexes,
 /// which are positions in `schema`, point at the right columns).
-fn by_name(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
+pub fn by_name(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
     if batch.schema().fields() == schema.fields() {
         return Ok(batch.clone());
     }

@@ -273,6 +273,79 @@ struct Actions {
 }
 
 impl ParquetSink {
+    /// When the table gains columns, the published files written before them, rewritten with
+    /// those columns as NULL (to add) and the originals (to remove), so every file of the table
+    /// keeps the same columns and every reader reads them all with no options (DuckDB and
+    /// pyarrow take the first file's columns, polars refuses files that differ). Files the run
+    /// already replaces or removes are left to it.
+    async fn add_new_columns(
+        &self,
+        store: &Arc<dyn ObjectStore>,
+        table: &TableSpec,
+        run_id: &str,
+        name: &str,
+        partition_col: Option<usize>,
+        actions: &Actions,
+    ) -> Result<Actions> {
+        let mut out = Actions::default();
+        let published: Vec<String> = store
+            .list(Some(&Path::from(name)))
+            .map_ok(|m| m.location.to_string())
+            .try_filter(|p| futures::future::ready(p.ends_with(".parquet")))
+            .try_collect()
+            .await
+            .map_err(|e| io_error(format!("failed to list table {name}"), e))?;
+        let wanted: Vec<&String> = table.schema.fields().iter().map(|f| f.name()).collect();
+        let mut outdated = Vec::new();
+        for path in published {
+            if actions.remove.contains(&path) || actions.discard.contains(&path) {
+                continue;
+            }
+            let columns = crate::reader::file_columns(store, &path).await?;
+            // Only a file that lacks some of the new columns and has none the table dropped.
+            if columns.iter().all(|c| wanted.contains(&c)) && columns.len() < wanted.len() {
+                outdated.push(path);
+            }
+        }
+        if outdated.is_empty() {
+            return Ok(out);
+        }
+        tracing::info!(
+            table = name,
+            files = outdated.len(),
+            "The table gained columns: rewriting its older files with them (as NULL)."
+        );
+        let writer_run = match run_id.rsplit_once("-shard") {
+            Some((base, lane)) => format!("{base}-c-shard{lane}"),
+            None => format!("{run_id}-c"),
+        };
+        let props = writer_properties(&self.settings.config)?;
+        let target = usize::try_from(self.settings.config.target_file_size_mb.max(1) * 1024 * 1024)
+            .unwrap_or(usize::MAX);
+        let mut writer = TableWriter::new(
+            Arc::clone(store),
+            &writer_run,
+            name,
+            Arc::clone(&table.schema),
+            partition_col,
+            props,
+            target,
+        );
+        for path in &outdated {
+            let mut stream = Box::pin(crate::reader::read_file(store, path).await?);
+            while let Some(batch) = stream.next().await {
+                let batch = merge::by_name(&batch?, &table.schema)?;
+                if let Err(e) = writer.write(&batch).await {
+                    writer.abort().await;
+                    return Err(e);
+                }
+            }
+        }
+        out.add = writer.finish().await?;
+        out.remove = outdated;
+        Ok(out)
+    }
+
     /// The local root folder of the sink, `None` on object storage.
     pub fn local_root(&self) -> Option<&FsPath> {
         self.settings.location.local_root()
@@ -445,6 +518,16 @@ impl Sink for ParquetSink {
                 }
             }
         };
+        let mut actions = actions;
+        // Sharded workers would rewrite the same older files at once: a new column reaches them
+        // at the next unsharded run of the table.
+        if !self.shard.is_split() {
+            let migrated = self
+                .add_new_columns(&store, table, run_id, &name, partition_col, &actions)
+                .await?;
+            actions.add.extend(migrated.add);
+            actions.remove.extend(migrated.remove);
+        }
         failpoint::hit("sink.after_stage_table");
         Ok(StagedTable {
             input: table.input.clone(),

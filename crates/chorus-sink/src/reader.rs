@@ -104,6 +104,20 @@ pub async fn read_file(
     Ok(stream.map_err(move |e| Error::io(format!("failed to read {path}: {e}"))))
 }
 
+/// The column names of a published Parquet file, read from its footer.
+pub async fn file_columns(store: &Arc<dyn ObjectStore>, path: &str) -> Result<Vec<String>> {
+    let reader = ObjectReader::new(Arc::clone(store), Path::from(path));
+    let builder = ParquetRecordBatchStreamBuilder::new(reader)
+        .await
+        .map_err(|e| Error::io(format!("failed to open {path}: {e}")))?;
+    Ok(builder
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect())
+}
+
 /// The rows of `files` (sorted by the caller), read one after another and taken under
 /// `schema`: a file whose columns no longer match fails the stream with what to do.
 pub fn read_files(
