@@ -296,14 +296,27 @@ impl ParquetSink {
             .await
             .map_err(|e| io_error(format!("failed to list table {name}"), e))?;
         let wanted: Vec<&String> = table.schema.fields().iter().map(|f| f.name()).collect();
+        let lacks = |columns: &[String]| {
+            columns.iter().all(|c| wanted.contains(&c)) && columns.len() < wanted.len()
+        };
+        // Every run keeps a table's files alike, so one look at the file of the oldest run (file
+        // names start with the run id, which sorts by time) tells whether the table gained
+        // columns; only then is every file's footer read.
+        let oldest = published
+            .iter()
+            .filter(|p| !actions.remove.contains(p) && !actions.discard.contains(p))
+            .min_by_key(|p| p.rsplit('/').next().unwrap_or(p.as_str()).to_owned());
+        match oldest {
+            Some(path) if lacks(&crate::reader::file_columns(store, path).await?) => {}
+            _ => return Ok(out),
+        }
         let mut outdated = Vec::new();
         for path in published {
             if actions.remove.contains(&path) || actions.discard.contains(&path) {
                 continue;
             }
-            let columns = crate::reader::file_columns(store, &path).await?;
             // Only a file that lacks some of the new columns and has none the table dropped.
-            if columns.iter().all(|c| wanted.contains(&c)) && columns.len() < wanted.len() {
+            if lacks(&crate::reader::file_columns(store, &path).await?) {
                 outdated.push(path);
             }
         }
