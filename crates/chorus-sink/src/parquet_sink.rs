@@ -344,15 +344,22 @@ impl ParquetSink {
             props,
             target,
         );
-        for path in &outdated {
-            let mut stream = Box::pin(crate::reader::read_file(store, path).await?);
-            while let Some(batch) = stream.next().await {
-                let batch = merge::by_name(&batch?, &table.schema)?;
-                if let Err(e) = writer.write(&batch).await {
-                    writer.abort().await;
-                    return Err(e);
+        let copied: Result<()> = async {
+            for path in &outdated {
+                let mut stream = Box::pin(crate::reader::read_file(store, path).await?);
+                while let Some(batch) = stream.next().await {
+                    writer
+                        .write(&merge::by_name(&batch?, &table.schema)?)
+                        .await?;
                 }
             }
+            Ok(())
+        }
+        .await;
+        if let Err(e) = copied {
+            // Abort the open files' uploads: nothing of a failed rewrite may linger.
+            writer.abort().await;
+            return Err(e);
         }
         out.add = writer.finish().await?;
         out.remove = outdated;
