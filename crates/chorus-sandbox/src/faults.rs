@@ -396,6 +396,42 @@ pub fn default_response(kind: FaultKind) -> Option<Response> {
     Some(response)
 }
 
+/// One case of a connector's fault battery: the sandbox's seed and faults, how many requests
+/// to drive through it and what share of them must have been faulted.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BatteryCase {
+    /// The sandbox's seed: other data and other faulted requests per seed.
+    pub seed: u64,
+    /// The fault spec.
+    pub faults: &'static str,
+    /// Requests the faulty sandbox must have received.
+    pub min_requests: usize,
+    /// The share of them it must have faulted.
+    pub min_fault_share: f64,
+}
+
+/// The cases every connector's fault battery runs: the platform's mix of every fault (`mix`,
+/// a fifth of the answers faulted) on seeds 3, 11 and 29, 400 requests each; then each of the
+/// platform's own throttles (`throttles`, e.g. `"429=0.05"`) alone, 200 requests each.
+pub fn battery_cases(mix: &'static str, throttles: &[&'static str]) -> Vec<BatteryCase> {
+    let mut cases: Vec<BatteryCase> = [3, 11, 29]
+        .into_iter()
+        .map(|seed| BatteryCase {
+            seed,
+            faults: mix,
+            min_requests: 400,
+            min_fault_share: 0.17,
+        })
+        .collect();
+    cases.extend(throttles.iter().map(|&faults| BatteryCase {
+        seed: 7,
+        faults,
+        min_requests: 200,
+        min_fault_share: 0.03,
+    }));
+    cases
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,34 +5,35 @@
 use chorus_core::Source;
 use chorus_core::testing::{Conditions, assert_fault_battery};
 use chorus_sandbox::Sandbox;
+use chorus_sandbox::faults::battery_cases;
 use chorus_sandbox::platforms::meta::TOKEN;
 
 use crate::support::sandbox_seeded;
 
-/// Each seed serves other data and faults other requests.
-const SEEDS: [u64; 3] = [3, 11, 29];
-
-/// Requests per seed: over a thousand in all.
-const REQUESTS_PER_SEED: usize = 400;
+/// The platform's throttles, each also run alone (see `battery_cases`).
+const THROTTLES: &[&str] = &["429=0.05", "throttle400=0.05"];
 
 /// A fifth of the answers faulted (slow ones come on top and do not count).
 const BATTERY: &str = "429=0.02,throttle400=0.03,500=0.04,503=0.03,error200=0.03,timeout=0.01,truncate=0.03,reset=0.02,slow=0.02,slow_ms=50,timeout_ms=600";
 
 async fn battery<S: Source + 'static>(name: &str, build: impl Fn(&Sandbox) -> S) {
-    for seed in SEEDS {
-        let clean = sandbox_seeded("none", seed).await;
-        let faulty = sandbox_seeded(BATTERY, seed).await;
+    for case in battery_cases(BATTERY, THROTTLES) {
+        let clean = sandbox_seeded("none", case.seed).await;
+        let faulty = sandbox_seeded(case.faults, case.seed).await;
         let report = assert_fault_battery(
             |c| match c {
                 Conditions::Clean => build(&clean).streams(),
                 Conditions::Faulty => build(&faulty).streams(),
             },
             || faulty.fault_tally(),
-            REQUESTS_PER_SEED,
-            0.17,
+            case.min_requests,
+            case.min_fault_share,
         )
         .await;
-        eprintln!("{name} fault battery, seed {seed}: {report:?}");
+        eprintln!(
+            "{name} fault battery, seed {}, {}: {report:?}",
+            case.seed, case.faults
+        );
     }
 }
 
