@@ -11,6 +11,18 @@ use crate::util::{chorus, copy_demo, output, stderr, stream_summary};
 
 const HEADER: &str = "id,email,company,lifecycle_stage,source_channel,created_at,updated_at\n";
 
+/// Replaces `from` with `to` in the pipeline file, which must contain it.
+fn edit(pipeline: &Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(pipeline).unwrap();
+    assert!(text.contains(from), "the pipeline has no {from:?}");
+    std::fs::write(pipeline, text.replace(from, to)).unwrap();
+}
+
+/// A new CRM export arriving: `contacts_2024_03.csv` with `text` (header included).
+fn arrive(dir: &Path, text: &str) {
+    std::fs::write(dir.join("data/crm/contacts_2024_03.csv"), text).unwrap();
+}
+
 fn run(dir: &Path, pipeline: &Path) -> std::process::Output {
     output(
         chorus(dir)
@@ -50,11 +62,7 @@ fn a_bad_value_in_a_later_file_never_changes_a_columns_type_in_append_mode() {
 fn bad_value_in_a_later_file(mode: &str) {
     let dir = tempfile::tempdir().unwrap();
     let pipeline = copy_demo(dir.path());
-    let text = std::fs::read_to_string(&pipeline)
-        .unwrap()
-        .replace("mode = \"merge\"", &format!("mode = \"{mode}\""));
-    assert!(text.contains(&format!("mode = \"{mode}\"")));
-    std::fs::write(&pipeline, text).unwrap();
+    edit(&pipeline, "mode = \"merge\"", &format!("mode = \"{mode}\""));
     let first = run(dir.path(), &pipeline);
     assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
     let table = dir.path().join("out/crm__contacts");
@@ -66,13 +74,12 @@ fn bad_value_in_a_later_file(mode: &str) {
     );
 
     // One more export, one of whose rows holds a created_at that is no time.
-    std::fs::write(
-        dir.path().join("data/crm/contacts_2024_03.csv"),
-        format!(
+    arrive(
+        dir.path(),
+        &format!(
             "{HEADER}00201,zed@example.com,Initech,lead,x,not-a-time,2030-01-01T00:00:00Z\n00202,yan@example.com,Initech,lead,x,2024-03-04T00:00:00Z,2030-01-01T00:00:00Z\n"
         ),
-    )
-    .unwrap();
+    );
     let failed = run(dir.path(), &pipeline);
     assert_eq!(failed.status.code(), Some(65), "{}", stderr(&failed));
     let message = stderr(&failed);
@@ -88,10 +95,11 @@ fn bad_value_in_a_later_file(mode: &str) {
     );
 
     // Asked to, chorus writes NULL for the bad value and counts it; the type stays.
-    let text = std::fs::read_to_string(&pipeline)
-        .unwrap()
-        .replace("[pipeline]\n", "[pipeline]\non_bad_value = \"null\"\n");
-    std::fs::write(&pipeline, text).unwrap();
+    edit(
+        &pipeline,
+        "[pipeline]\n",
+        "[pipeline]\non_bad_value = \"null\"\n",
+    );
     let nulled = run(dir.path(), &pipeline);
     assert_eq!(nulled.status.code(), Some(0), "{}", stderr(&nulled));
     let summary: serde_json::Value =
@@ -116,19 +124,17 @@ fn bad_value_in_a_later_file(mode: &str) {
 fn a_bad_value_in_a_declared_cursor_is_bad_data_with_the_files_own_line() {
     let dir = tempfile::tempdir().unwrap();
     let pipeline = copy_demo(dir.path());
-    let text = std::fs::read_to_string(&pipeline).unwrap().replace(
+    edit(
+        &pipeline,
         "cursor = \"updated_at\"\n",
         "cursor = \"updated_at\"\nschema = { updated_at = \"timestamp\" }\n",
     );
-    assert!(text.contains("schema = { updated_at"));
-    std::fs::write(&pipeline, text).unwrap();
-    std::fs::write(
-        dir.path().join("data/crm/contacts_2024_03.csv"),
-        format!(
+    arrive(
+        dir.path(),
+        &format!(
             "{HEADER}00201,zed@example.com,Initech,lead,x,2024-03-04T00:00:00Z,2030-01-01T00:00:00Z\n00202,yan@example.com,Initech,lead,x,2024-03-04T00:00:00Z,not-a-time\n"
         ),
-    )
-    .unwrap();
+    );
     let out = run(dir.path(), &pipeline);
     assert_eq!(out.status.code(), Some(65), "{}", stderr(&out));
     let message = stderr(&out);
@@ -143,21 +149,17 @@ fn a_new_column_reaches_every_file_of_the_table_in_merge_and_append_modes() {
     for mode in ["merge", "append"] {
         let dir = tempfile::tempdir().unwrap();
         let pipeline = copy_demo(dir.path());
-        let text = std::fs::read_to_string(&pipeline)
-            .unwrap()
-            .replace("mode = \"merge\"", &format!("mode = \"{mode}\""));
-        std::fs::write(&pipeline, text).unwrap();
+        edit(&pipeline, "mode = \"merge\"", &format!("mode = \"{mode}\""));
         let first = run(dir.path(), &pipeline);
         assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
         let table = dir.path().join("out/crm__contacts");
         let before = read_everywhere(&table);
         let rows: usize = before.split(' ').next().unwrap().parse().unwrap();
         // The next export has a column the table does not.
-        std::fs::write(
-            dir.path().join("data/crm/contacts_2024_03.csv"),
+        arrive(
+            dir.path(),
             "id,email,company,lifecycle_stage,source_channel,created_at,updated_at,score\n00201,zed@example.com,Initech,lead,x,2024-03-04T00:00:00Z,2030-01-01T00:00:00Z,7\n",
-        )
-        .unwrap();
+        );
         let second = run(dir.path(), &pipeline);
         assert_eq!(second.status.code(), Some(0), "{mode}: {}", stderr(&second));
         let seen = python(

@@ -15,6 +15,8 @@ use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
 use serde::{Deserialize, Serialize};
 
+use parquet::file::properties::WriterProperties;
+
 use crate::config::{Mode, ParquetSinkConfig};
 use crate::layout;
 use crate::merge::{self, KeyColumns};
@@ -288,13 +290,7 @@ impl ParquetSink {
         actions: &Actions,
     ) -> Result<Actions> {
         let mut out = Actions::default();
-        let published: Vec<String> = store
-            .list(Some(&Path::from(name)))
-            .map_ok(|m| m.location.to_string())
-            .try_filter(|p| futures::future::ready(p.ends_with(".parquet")))
-            .try_collect()
-            .await
-            .map_err(|e| io_error(format!("failed to list table {name}"), e))?;
+        let published = published_files(store, name).await?;
         let wanted: Vec<&String> = table.schema.fields().iter().map(|f| f.name()).collect();
         let lacks = |columns: &[String]| {
             columns.iter().all(|c| wanted.contains(&c)) && columns.len() < wanted.len()
@@ -332,9 +328,7 @@ impl ParquetSink {
             Some((base, lane)) => format!("{base}-c-shard{lane}"),
             None => format!("{run_id}-c"),
         };
-        let props = writer_properties(&self.settings.config)?;
-        let target = usize::try_from(self.settings.config.target_file_size_mb.max(1) * 1024 * 1024)
-            .unwrap_or(usize::MAX);
+        let (props, target) = self.file_settings()?;
         let mut writer = TableWriter::new(
             Arc::clone(store),
             &writer_run,
@@ -366,6 +360,14 @@ impl ParquetSink {
         Ok(out)
     }
 
+    /// The Parquet writer properties and the target file size in bytes.
+    fn file_settings(&self) -> Result<(WriterProperties, usize)> {
+        let props = writer_properties(&self.settings.config)?;
+        let target = usize::try_from(self.settings.config.target_file_size_mb.max(1) * 1024 * 1024)
+            .unwrap_or(usize::MAX);
+        Ok((props, target))
+    }
+
     /// The local root folder of the sink, `None` on object storage.
     pub fn local_root(&self) -> Option<&FsPath> {
         self.settings.location.local_root()
@@ -378,6 +380,17 @@ impl ParquetSink {
 
 fn column_index(schema: &Schema, name: &str) -> Option<usize> {
     schema.index_of(name).ok()
+}
+
+/// The Parquet files published in table `name`.
+async fn published_files(store: &Arc<dyn ObjectStore>, name: &str) -> Result<Vec<String>> {
+    store
+        .list(Some(&Path::from(name)))
+        .map_ok(|m| m.location.to_string())
+        .try_filter(|p| futures::future::ready(p.ends_with(".parquet")))
+        .try_collect()
+        .await
+        .map_err(|e| io_error(format!("failed to list table {name}"), e))
 }
 
 async fn delete_if_exists(store: &Arc<dyn ObjectStore>, path: &str) -> Result<()> {
@@ -423,13 +436,7 @@ impl Sink for ParquetSink {
     async fn read_table(&self, table: &TableSpec) -> Result<Option<BatchStream>> {
         let store = self.store().await?;
         let name = self.table_name(&table.input);
-        let mut files: Vec<String> = store
-            .list(Some(&Path::from(name.as_str())))
-            .map_ok(|m| m.location.to_string())
-            .try_filter(|p| futures::future::ready(p.ends_with(".parquet")))
-            .try_collect()
-            .await
-            .map_err(|e| io_error(format!("failed to list table {name}"), e))?;
+        let mut files = published_files(&store, &name).await?;
         files.sort();
         Ok(Some(crate::reader::read_files(
             store,
@@ -458,9 +465,7 @@ impl Sink for ParquetSink {
         } else {
             self.settings.config.mode
         };
-        let props = writer_properties(&self.settings.config)?;
-        let target = usize::try_from(self.settings.config.target_file_size_mb.max(1) * 1024 * 1024)
-            .unwrap_or(usize::MAX);
+        let (props, target) = self.file_settings()?;
         let mut writer = TableWriter::new(
             Arc::clone(&store),
             run_id,
